@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a new machine: Python venv, the vendored browser runtime,
+# and (with --browser) Debian's Chromium for the end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+want_browser=0
+[ "${1:-}" = "--browser" ] && want_browser=1
+
+if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing Debian's chromium"
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing Python dependencies"
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e ".[test]"
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+bash scripts/vendor.sh

@@ -1,0 +1,62 @@
+"""Retry policy: exponential backoff with full jitter, and which answers are worth retrying."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = ["Backoff", "RetryState", "outcome_for_status"]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before retry `attempt` (1-based): uniform in [0, min(cap, base * factor**(attempt-1))]."""
+
+    base_ms: float = 1000.0
+    factor: float = 2.0
+    cap_ms: float = 60_000.0
+    min_ms: float = 250.0
+
+    def delay_ms(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        if attempt < 1:
+            raise ValueError("attempt counts from 1")
+        ceiling = min(self.cap_ms, self.base_ms * self.factor ** (attempt - 1))
+        return max(self.min_ms, ceiling * rand())
+
+
+def outcome_for_status(status: int | None) -> str:
+    """"ok", "retry" or "drop" for an HTTP answer (None = network failure or not sent)."""
+    if status is None:
+        return "retry"
+    if 200 <= status < 300:
+        return "ok"
+    if status in (408, 429) or status >= 500:
+        return "retry"
+    return "drop"
+
+
+class RetryState:
+    """One destination's failure streak and when it may be tried again (monotonic ms)."""
+
+    def __init__(self, backoff: Backoff, rand: Callable[[], float] = random.random) -> None:
+        self.backoff = backoff
+        self.rand = rand
+        self.failures = 0
+        self.not_before_ms = 0.0
+
+    def ready(self, now_ms: float) -> bool:
+        return now_ms >= self.not_before_ms
+
+    def failed(self, now_ms: float, retry_after_ms: float | None = None) -> float:
+        """Record a failure; returns the delay chosen (Retry-After wins when longer)."""
+        self.failures += 1
+        delay = self.backoff.delay_ms(self.failures, self.rand)
+        if retry_after_ms is not None:
+            delay = max(delay, retry_after_ms)
+        self.not_before_ms = now_ms + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.not_before_ms = 0.0

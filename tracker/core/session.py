@@ -1,0 +1,83 @@
+"""Visitor identity (anonymous ids kept in storage) and the Glood visit (session)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .clock import Clock
+from .ids import IdFactory
+from .storage import Storage
+
+__all__ = ["Identity", "Session", "IDENTITY_KEY", "VISIT_KEY"]
+
+IDENTITY_KEY = "glood_tracker:identity"
+VISIT_KEY = "glood_tracker:visit"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Anonymous ids that outlive a visit: `user_id` (visitor) and `client_id` (device)."""
+
+    user_id: str
+    client_id: str
+
+    @classmethod
+    def load_or_create(cls, storage: Storage, new_id: IdFactory) -> "Identity":
+        raw = storage.get(IDENTITY_KEY)
+        try:
+            data = json.loads(raw) if raw else None
+            if isinstance(data, dict) and isinstance(data.get("user_id"), str) and isinstance(data.get("client_id"), str):
+                return cls(data["user_id"], data["client_id"])
+        except ValueError:
+            pass
+        identity = cls(new_id(), new_id())
+        storage.set(IDENTITY_KEY, json.dumps({"user_id": identity.user_id, "client_id": identity.client_id}))
+        return identity
+
+
+class Session:
+    """The Glood visit: `visit_id` from the init endpoint, reused until idle for `ttl_ms`.
+
+    Times are epoch milliseconds so a visit survives page loads.
+    """
+
+    def __init__(self, storage: Storage, clock: Clock, ttl_ms: int) -> None:
+        self._storage = storage
+        self._clock = clock
+        self.ttl_ms = ttl_ms
+        self.visit_id: str | None = None
+        self._last_seen = 0
+        raw = storage.get(VISIT_KEY)
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("visit_id"), str) and isinstance(data.get("last_seen"), int):
+            if clock.now_ms() - data["last_seen"] < ttl_ms:
+                self.visit_id = data["visit_id"]
+                self._last_seen = data["last_seen"]
+
+    @property
+    def active(self) -> bool:
+        """A visit id is known and has not gone idle."""
+        return self.visit_id is not None and self._clock.now_ms() - self._last_seen < self.ttl_ms
+
+    def start(self, visit_id: str) -> None:
+        """Adopt a visit id answered by the init endpoint."""
+        if not visit_id or not isinstance(visit_id, str):
+            raise ValueError("visit_id must be a non-empty string")
+        self.visit_id = visit_id
+        self.touch()
+
+    def touch(self) -> None:
+        """Record activity, extending the visit."""
+        if self.visit_id is None:
+            return
+        self._last_seen = self._clock.now_ms()
+        self._storage.set(VISIT_KEY, json.dumps({"visit_id": self.visit_id, "last_seen": self._last_seen}))
+
+    def expire(self) -> None:
+        """Forget the visit (the next init starts a new one)."""
+        self.visit_id = None
+        self._storage.remove(VISIT_KEY)
