@@ -1,0 +1,141 @@
+"""E2E support: a live demo store in a thread, a collector client, and a store page object."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import uvicorn
+from playwright.sync_api import Page
+
+__all__ = ["LiveServer", "Collector", "StorePage"]
+
+
+class LiveServer:
+    """The demo store served by uvicorn on a free port (port 0) in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="demo-store", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("demo store did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@dataclass
+class Collector:
+    """Reads what the demo store's stand-in collectors accepted."""
+
+    base_url: str
+
+    def _get(self, path: str, **params: Any) -> Any:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        with urllib.request.urlopen(f"{self.base_url}{path}?{query}", timeout=10) as response:
+            return json.load(response)
+
+    def events(self, destination: str, **filters: Any) -> list[dict[str, Any]]:
+        """Stored events, oldest first."""
+        return list(reversed(self._get("/_collector/events.json", destination=destination, limit=1000, **filters)))
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("/_collector/stats.json")
+
+    def wait_for(self, destination: str, predicate: Callable[[list[dict[str, Any]]], bool],
+                 timeout: float = 15.0, **filters: Any) -> list[dict[str, Any]]:
+        """Poll until `predicate(events)` holds; fails with what arrived when it never does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events(destination, **filters)
+            if predicate(events):
+                return events
+            if time.monotonic() > deadline:
+                names = [e["name"] for e in events]
+                raise AssertionError(f"timed out waiting at {destination}; received {names}")
+            time.sleep(0.1)
+
+    def wait_for_names(self, destination: str, names: list[str], timeout: float = 15.0,
+                       **filters: Any) -> list[dict[str, Any]]:
+        """Wait until every name in `names` arrived at least as many times as listed."""
+
+        def enough(events: list[dict[str, Any]]) -> bool:
+            got = [e["name"] for e in events]
+            return all(got.count(n) >= names.count(n) for n in set(names))
+
+        return self.wait_for(destination, enough, timeout, **filters)
+
+
+class StorePage:
+    """Intent-level actions on the demo store in one browser page."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    def open(self, path: str = "/", *, wait_ready: bool = True) -> "StorePage":
+        self.page.goto(self.base_url + path)
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60_000) -> None:
+        self.page.wait_for_function(
+            "document.documentElement.dataset.gloodTracker === 'ready' || "
+            "document.documentElement.dataset.gloodTracker === 'error'", timeout=timeout)
+        assert self.page.evaluate("document.documentElement.dataset.gloodTracker") == "ready"
+
+    def identity(self) -> dict[str, str]:
+        raw = self.page.evaluate("localStorage.getItem('glood_tracker:identity')")
+        return json.loads(raw)
+
+    @property
+    def client_id(self) -> str:
+        return self.identity()["client_id"]
+
+    def track(self, name: str, data: Any = None, custom_data: Any = None) -> Any:
+        return self.page.evaluate("([n, d, c]) => window.gloodTracker.track(n, d, c)", [name, data, custom_data])
+
+    def flush(self) -> int:
+        return self.page.evaluate("window.gloodTracker.flush()")
+
+    def scroll_to(self, selector: str) -> None:
+        self.page.locator(selector).scroll_into_view_if_needed()
+
+    def scroll_top(self) -> None:
+        self.page.evaluate("window.scrollTo(0, 0)")
+
+    def click_recommended_product(self, section_selector: str, index: int = 0) -> None:
+        self.page.locator(f"{section_selector} .glood-product a").nth(index).click()
+
+    def add_recommended_to_cart(self, section_selector: str, index: int = 0) -> None:
+        self.page.locator(f"{section_selector} [data-glood-add-to-cart]").nth(index).click()
+
+    def hide_tab(self) -> None:
+        """Headless Chromium never changes visibilityState; fake a tab switch."""
+        self.page.evaluate("""() => {
+            Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+            Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""")
+
+    def show_tab(self) -> None:
+        self.page.evaluate("""() => {
+            Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
+            Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""")
