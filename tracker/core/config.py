@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
@@ -84,7 +85,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(value, bool):
             return value
     elif isinstance(default, int):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
             return int(value)
     elif isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -92,7 +92,7 @@ def check_json_object(value: Any, what: str) -> dict[str, Any]:
         raise TrackError(f"{what} must be an object, not {type(value).__name__}")
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TrackError(f"{what} is not JSON-serialisable: {exc}") from None
     return json.loads(text)
 

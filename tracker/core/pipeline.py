@@ -11,7 +11,7 @@ from .batching import Body, Budget, genlook_bodies, glood_bodies
 from .clock import Clock, SystemClock
 from .config import Config
 from .encoders import genlook_context, genlook_item, glood_body, json_bytes
-from .events import Event, PageContext, TrackError, check_json_object, event_type
+from .events import Event, PageContext, TrackError, check_json_object, event_type, iso_timestamp
 from .ids import IdFactory, uuid4_ids
 from .queue import Outbox
 from .retry import Backoff, RetryState
@@ -78,10 +78,17 @@ class Pipeline:
         if not isinstance(name, str):
             raise TrackError(f"event name must be a string, not {type(name).__name__}")
         event_type(name)
+        if timestamp_ms is None:
+            timestamp_ms = self.clock.now_ms()
+        try:
+            timestamp_ms = int(timestamp_ms)
+            iso_timestamp(timestamp_ms)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise TrackError(f"timestamp_ms must be epoch milliseconds, not {timestamp_ms!r}") from None
         event = Event(
             id=self.new_id(),
             name=name,
-            timestamp_ms=self.clock.now_ms() if timestamp_ms is None else int(timestamp_ms),
+            timestamp_ms=timestamp_ms,
             page=page,
             data=check_json_object(data, "data"),
             custom_data=check_json_object(custom_data, "customData"),
@@ -114,7 +121,8 @@ class Pipeline:
         for outbox in self.outboxes.values():
             outbox.add(event)
         self.stats["tracked"] += 1
-        self.session.touch()
+        if self.session.active:  # an idle-expired visit is over: wait for a new one, do not revive it
+            self.session.touch()
         self._debug(f"queued {event.name} {event.id}")
         if self.pending() >= self.config.max_batch:
             self.flush("size")

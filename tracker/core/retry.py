@@ -21,7 +21,10 @@ class Backoff:
     def delay_ms(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         if attempt < 1:
             raise ValueError("attempt counts from 1")
-        ceiling = min(self.cap_ms, self.base_ms * self.factor ** (attempt - 1))
+        try:
+            ceiling = min(self.cap_ms, self.base_ms * self.factor ** (attempt - 1))
+        except OverflowError:  # thousands of failures in a row: far past the cap
+            ceiling = self.cap_ms
         return max(self.min_ms, ceiling * rand())
 
 

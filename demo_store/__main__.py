@@ -1,0 +1,41 @@
+"""`python -m demo_store`: serve the demo store with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from .app import Settings, create_app
+from .settings import GENLOOK_EVENTS_PATH
+
+__all__ = ["parse_args", "main"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo_store",
+                                     description="The demo store with the tracker and stand-in collectors.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--db", default="var/demo.sqlite3", help="SQLite file for carts and events (default: %(default)s)")
+    parser.add_argument("--glood-url", default="",
+                        help='Glood API base the tracker delivers to ("" = this store, the default)')
+    parser.add_argument("--genlook-url", default=GENLOOK_EVENTS_PATH,
+                        help="Genlook endpoint the tracker delivers to (default: %(default)s)")
+    parser.add_argument("--glood-token", default=None,
+                        help="require and send this bearer token for Glood events (default: none)")
+    parser.add_argument("--shop-domain", default="demo-store.myshopify.com", help="shop domain (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = Settings(db_path=args.db, shop_domain=args.shop_domain, glood_url=args.glood_url,
+                        genlook_url=args.genlook_url, glood_token=args.glood_token or None)
+    url = f"http://{args.host}:{args.port}"
+    print(f"Demo store on {url}/  (received events: {url}/_collector)", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

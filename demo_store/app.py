@@ -1,0 +1,56 @@
+"""The demo store as an ASGI app: `create_app(Settings(...))`."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.routing import Mount
+
+from .api import Rejection
+from .assets import StaticAssets, TrackerBundle, tracker_routes
+from .cart import cart_routes
+from .catalog import CATALOG
+from .collector import collector_routes
+from .pages import error_response, page_routes
+from .recommend import sections_route
+from .settings import AppState, Settings
+from .store_db import Database
+
+__all__ = ["Settings", "create_app"]
+
+# Text compresses well; the wasm runtime and archives are left alone (no CPU spent per request on them).
+GZIP_EXCLUDED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/wasm")
+
+
+def create_app(settings: Settings) -> Starlette:
+    """A demo store: pages, cart, the sections stand-in, the collectors, static files and the tracker."""
+    state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path),
+                     bundle=TrackerBundle(settings.tracker_dir))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.db.close()
+
+    routes = [
+        *page_routes(),
+        *cart_routes(),
+        sections_route(),
+        *collector_routes(),
+        *tracker_routes(),
+        Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
+                               exclude_content_types=GZIP_EXCLUDED)],
+        exception_handlers={HTTPException: error_response, Rejection: error_response},
+        lifespan=lifespan,
+    )
+    app.state.demo = state
+    return app

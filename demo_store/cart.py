@@ -1,0 +1,149 @@
+"""The cart: kept server-side in SQLite under a `cart` cookie; add, change and add.js like Shopify's."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .api import Rejection, content_type, read_body, read_json
+from .catalog import Product, Variant, format_price
+from .settings import AppState, app_state
+
+__all__ = ["CART_COOKIE", "MAX_QUANTITY", "CartLine", "Cart", "cart_token", "remember_cart", "load_cart",
+           "cart_routes"]
+
+CART_COOKIE = "cart"
+COOKIE_MAX_AGE = 14 * 24 * 3600
+MAX_QUANTITY = 99
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product: Product
+    variant: Variant
+    quantity: int
+
+    @property
+    def line_price_cents(self) -> int:
+        return self.variant.price_cents * self.quantity
+
+    def to_json(self) -> dict[str, Any]:
+        return {"variant_id": self.variant.id, "product_id": self.product.id, "handle": self.product.handle,
+                "title": self.product.title, "variant_title": self.variant.title, "quantity": self.quantity,
+                "price": format_price(self.variant.price_cents), "line_price": format_price(self.line_price_cents)}
+
+
+@dataclass(frozen=True)
+class Cart:
+    token: str
+    lines: tuple[CartLine, ...]
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.line_price_cents for line in self.lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The cart as the page context (`#glood-page`) describes it."""
+        return {"token": self.token, "item_count": self.item_count, "total_price": format_price(self.total_cents),
+                "currency": "USD", "lines": [line.to_json() for line in self.lines]}
+
+
+def cart_token(request: Request) -> tuple[str, bool]:
+    """The visitor's cart token from the cookie, or a fresh one (then `True`: set the cookie)."""
+    value = request.cookies.get(CART_COOKIE, "")
+    try:
+        return str(uuid.UUID(value)), False
+    except ValueError:
+        return str(uuid.uuid4()), True
+
+
+def remember_cart(response: Response, token: str, is_new: bool) -> Response:
+    if is_new:
+        response.set_cookie(CART_COOKIE, token, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
+    return response
+
+
+def load_cart(state: AppState, token: str) -> Cart:
+    lines = []
+    for variant_id, quantity in state.db.cart_lines(token):
+        found = state.catalog.variant(variant_id)
+        if found is not None:
+            lines.append(CartLine(found[0], found[1], quantity))
+    return Cart(token, tuple(lines))
+
+
+def _quantity(value: Any, *, minimum: int) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or not minimum <= int(text) <= MAX_QUANTITY:
+        raise Rejection(422, f"quantity: must be a whole number from {minimum} to {MAX_QUANTITY}, not {text!r}")
+    return int(text)
+
+
+def _variant(state: AppState, value: Any) -> Variant:
+    found = state.catalog.variant(str(value).strip())
+    if found is None:
+        raise Rejection(422, f"id: no variant {str(value)!r} in this store")
+    return found[1]
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if content_type(request) != FORM_TYPE:
+        raise Rejection(415, f"content type must be {FORM_TYPE}")
+    fields = parse_qs((await read_body(request)).decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+async def add(request: Request) -> Response:
+    """`POST /cart/add` (form: id, quantity) adds the variant, then 303 to the cart."""
+    state = app_state(request)
+    token, is_new = cart_token(request)
+    form = await _form(request)
+    variant = _variant(state, form.get("id", ""))
+    state.db.add_to_cart(token, variant.id, _quantity(form.get("quantity", "1"), minimum=1))
+    return remember_cart(RedirectResponse("/cart", status_code=303), token, is_new)
+
+
+async def add_js(request: Request) -> Response:
+    """`POST /cart/add.js` with JSON `{id, quantity}`: answers the cart line as JSON."""
+    state = app_state(request)
+    token, is_new = cart_token(request)
+    body = (await read_json(request)).data
+    if not isinstance(body, dict):
+        raise Rejection(422, "body: must be an object with id and quantity")
+    variant = _variant(state, body.get("id", ""))
+    state.db.add_to_cart(token, variant.id, _quantity(body.get("quantity", 1), minimum=1))
+    line = next(line for line in load_cart(state, token).lines if line.variant.id == variant.id)
+    return remember_cart(JSONResponse(line.to_json()), token, is_new)
+
+
+async def change(request: Request) -> Response:
+    """`POST /cart/change` (form: line = 1-based index, quantity; 0 removes), then 303 to the cart."""
+    state = app_state(request)
+    token, is_new = cart_token(request)
+    form = await _form(request)
+    lines = load_cart(state, token).lines
+    line_text = form.get("line", "").strip()
+    if not line_text.isdigit() or not 1 <= int(line_text) <= len(lines):
+        raise Rejection(422, f"line: must be from 1 to {len(lines)}, not {line_text!r}")
+    state.db.set_cart_quantity(token, lines[int(line_text) - 1].variant.id,
+                               _quantity(form.get("quantity", "0"), minimum=0))
+    return remember_cart(RedirectResponse("/cart", status_code=303), token, is_new)
+
+
+def cart_routes() -> list[Route]:
+    return [
+        Route("/cart/add", add, methods=["POST"]),
+        Route("/cart/add.js", add_js, methods=["POST"]),
+        Route("/cart/change", change, methods=["POST"]),
+    ]

@@ -1,0 +1,59 @@
+"""Settings of a demo store instance and the state its request handlers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from starlette.requests import Request
+
+if TYPE_CHECKING:
+    from .assets import TrackerBundle
+    from .catalog import Catalog
+    from .store_db import Database
+
+__all__ = ["REPO_ROOT", "GENLOOK_EVENTS_PATH", "Settings", "AppState", "app_state"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GENLOOK_EVENTS_PATH = "/apps/proxy_genlook-x/public/tracking/events"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one demo store runs: its database, its shop, and where its tracker delivers.
+
+    `glood_url` is the Glood API base ("" = this origin); `glood_token`, when set, is required as
+    `Authorization: Bearer <token>` by the Glood events endpoint and handed to the tracker.
+    `tracker_overrides` is merged into the tracker config rendered in every page.
+    """
+
+    db_path: str = "var/demo.sqlite3"
+    shop_domain: str = "demo-store.myshopify.com"
+    glood_url: str = ""
+    genlook_url: str = GENLOOK_EVENTS_PATH
+    glood_token: str | None = None
+    tracker_overrides: Mapping[str, Any] = field(default_factory=dict)
+    static_dir: Path = REPO_ROOT / "static"
+    tracker_dir: Path = REPO_ROOT / "tracker"
+
+    def tracker_config(self) -> dict[str, Any]:
+        """The JSON of the page's `#glood-tracker-config` tag."""
+        return {"shop_domain": self.shop_domain, "glood_url": self.glood_url,
+                "genlook_url": self.genlook_url, "glood_token": self.glood_token,
+                **self.tracker_overrides}
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What every handler of one app needs: settings, catalogue, database, tracker archive."""
+
+    settings: Settings
+    catalog: "Catalog"
+    db: "Database"
+    bundle: "TrackerBundle"
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.demo
+    return state

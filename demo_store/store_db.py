@@ -1,0 +1,216 @@
+"""SQLite storage: carts, visits, received events (deduplicated) and rejection counts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Database", "utc_now"]
+
+DESTINATIONS: tuple[str, ...] = ("glood", "genlook")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cart_lines (
+    token TEXT NOT NULL,
+    variant_id TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    added_seq INTEGER NOT NULL,
+    PRIMARY KEY (token, variant_id)
+);
+CREATE TABLE IF NOT EXISTS visits (
+    visit_id TEXT PRIMARY KEY,
+    shop_domain TEXT NOT NULL,
+    client_id TEXT,
+    user_id TEXT,
+    channel TEXT,
+    page_url TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    session_id TEXT,
+    client_id TEXT,
+    page_url TEXT,
+    request_id INTEGER NOT NULL REFERENCES requests (id),
+    event TEXT NOT NULL,
+    context TEXT,
+    deliveries INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (destination, event_id)
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    destination TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (destination, status)
+);
+"""
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC with milliseconds: 2026-04-16T10:29:58.123Z."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One event of an accepted request, with the fields the collector filters on."""
+
+    event_id: str
+    name: str
+    session_id: str | None
+    client_id: str | None
+    page_url: str | None
+    event: dict[str, Any]
+    context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Visit:
+    visit_id: str
+    shop_domain: str
+    client_id: str | None
+    user_id: str | None
+    channel: str | None
+    page_url: str | None
+
+
+class Database:
+    """One shared connection guarded by a lock (works for files and for ":memory:")."""
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                     uri=path.startswith("file:"))
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock for one write transaction: commit, or roll back on error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- carts ----------------------------------------------------------------------------
+
+    def cart_lines(self, token: str) -> list[tuple[str, int]]:
+        """(variant id, quantity) in the order lines were first added."""
+        rows = self._query("SELECT variant_id, quantity FROM cart_lines WHERE token = ? ORDER BY added_seq",
+                           (token,))
+        return [(r["variant_id"], r["quantity"]) for r in rows]
+
+    def add_to_cart(self, token: str, variant_id: str, quantity: int) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO cart_lines (token, variant_id, quantity, added_seq) "
+                "VALUES (?, ?, ?, (SELECT COALESCE(MAX(added_seq), 0) + 1 FROM cart_lines WHERE token = ?)) "
+                "ON CONFLICT (token, variant_id) DO UPDATE SET quantity = quantity + excluded.quantity",
+                (token, variant_id, quantity, token))
+
+    def set_cart_quantity(self, token: str, variant_id: str, quantity: int) -> None:
+        with self._transaction() as conn:
+            if quantity <= 0:
+                conn.execute("DELETE FROM cart_lines WHERE token = ? AND variant_id = ?", (token, variant_id))
+            else:
+                conn.execute("UPDATE cart_lines SET quantity = ? WHERE token = ? AND variant_id = ?",
+                             (quantity, token, variant_id))
+
+    # -- visits ---------------------------------------------------------------------------
+
+    def add_visit(self, visit: Visit) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO visits VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (visit.visit_id, visit.shop_domain, visit.client_id, visit.user_id, visit.channel,
+                          visit.page_url, utc_now()))
+
+    # -- events ---------------------------------------------------------------------------
+
+    def store_events(self, destination: str, raw_body: str, events: Iterable[StoredEvent]) -> None:
+        """Store one accepted request in one transaction; a repeated event id only counts a delivery."""
+        with self._transaction() as conn:
+            request_id = conn.execute("INSERT INTO requests (destination, received_at, body) VALUES (?, ?, ?)",
+                                      (destination, utc_now(), raw_body)).lastrowid
+            for e in events:
+                conn.execute(
+                    "INSERT INTO events (destination, event_id, name, session_id, client_id, page_url, request_id,"
+                    " event, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (destination, event_id) DO UPDATE SET deliveries = deliveries + 1",
+                    (destination, e.event_id, e.name, e.session_id, e.client_id, e.page_url, request_id,
+                     json.dumps(e.event), None if e.context is None else json.dumps(e.context)))
+
+    def events(self, destination: str | None = None, *, name: str | None = None, session_id: str | None = None,
+               client_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Stored events, newest first, as the collector's JSON objects."""
+        filters = {"e.destination": destination, "e.name": name, "e.session_id": session_id,
+                   "e.client_id": client_id}
+        where = [f"{column} = ?" for column, value in filters.items() if value]
+        params = [value for value in filters.values() if value]
+        rows = self._query(
+            "SELECT e.*, r.received_at, r.body FROM events e JOIN requests r ON r.id = e.request_id"
+            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.seq DESC LIMIT ?",
+            [*params, limit])
+        return [{"destination": r["destination"], "event_id": r["event_id"], "name": r["name"],
+                 "session_id": r["session_id"], "client_id": r["client_id"], "page_url": r["page_url"],
+                 "received_at": r["received_at"], "deliveries": r["deliveries"], "body": json.loads(r["body"]),
+                 "event": json.loads(r["event"]),
+                 "context": None if r["context"] is None else json.loads(r["context"])} for r in rows]
+
+    def count_rejection(self, destination: str, status: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO rejections VALUES (?, ?, 1) "
+                         "ON CONFLICT (destination, status) DO UPDATE SET count = count + 1",
+                         (destination, status))
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per destination: accepted events, duplicate deliveries, rejected requests (total and by status);
+        Glood also counts its visits (inits)."""
+        out: dict[str, dict[str, Any]] = {
+            d: {"accepted": 0, "duplicates": 0, "rejected": 0, "rejected_by_status": {}} for d in DESTINATIONS}
+        out["glood"]["visits"] = int(self._query("SELECT COUNT(*) FROM visits")[0][0])
+        for r in self._query("SELECT destination, COUNT(*) AS n, SUM(deliveries - 1) AS dup FROM events "
+                             "GROUP BY destination"):
+            out[r["destination"]].update(accepted=r["n"], duplicates=r["dup"])
+        for r in self._query("SELECT destination, status, count FROM rejections ORDER BY status"):
+            bucket = out[r["destination"]]
+            bucket["rejected"] += r["count"]
+            bucket["rejected_by_status"][str(r["status"])] = r["count"]
+        return out
+
+    def reset_events(self) -> None:
+        """Forget received events and rejection counts (carts and visits stay)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM events")
+            conn.execute("DELETE FROM requests")
+            conn.execute("DELETE FROM rejections")

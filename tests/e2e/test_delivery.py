@@ -1,0 +1,121 @@
+"""Delivery: standard events, the pre-boot queue, unload, both destinations, cross-origin, bad input."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from .support import Collector, StorePage
+
+
+def test_page_events_reach_both_destinations_in_their_formats(store: StorePage, collector: Collector) -> None:
+    """A product page sends page_viewed and product_viewed to Glood and Genlook with shared ids and the visit id."""
+    store.open("/collections/all")
+    store.open(store.page.locator("a[href^='/products/']").first.get_attribute("href"))
+    client_id = store.client_id
+    glood = collector.wait_for_names("glood", ["page_viewed", "page_viewed", "product_viewed", "collection_viewed"],
+                                     client_id=client_id)
+    genlook = collector.wait_for_names(
+        "genlook", ["collection_page:page_view", "product_page:page_view", "product_page:product_view"],
+        client_id=client_id)
+    product_view = next(e for e in glood if e["name"] == "product_viewed")
+    body = product_view["body"]
+    assert body["shop_domain"] and body["channel"] == "web" and body["page_type"] == "product"
+    assert body["event"]["type"] == "standard"
+    assert body["session_id"] == product_view["session_id"] and body["session_id"]
+    assert {e["event_id"] for e in genlook} <= {e["event_id"] for e in glood}
+    context = next(e for e in genlook if e["name"] == "product_page:product_view")["context"]
+    assert context["$session_id"] == body["session_id"]
+    assert context["genlook_client_id"] == client_id
+    assert context["genlook_product_id"] == body["event"]["data"]["product"]["id"]
+
+
+def test_calls_before_boot_are_replayed_in_order_with_original_times(page: Page, store: StorePage,
+                                                                    collector: Collector) -> None:
+    """track() calls made before Python boots are queued by the stub and delivered in order with their own timestamps."""
+    page.add_init_script("""
+        document.addEventListener('DOMContentLoaded', () => {
+            for (const q of ['first', 'second', 'third'])
+                window.gloodTracker.track('search_submitted', {searchResult: {query: q}});
+            window.preBootAt = Date.now();
+        });
+    """)
+    store.open("/")
+    assert page.evaluate("window.gloodTracker.q.length") == 0
+    events = collector.wait_for_names("glood", ["search_submitted"] * 3, client_id=store.client_id)
+    searches = [e for e in events if e["name"] == "search_submitted"]
+    queries = [e["event"]["data"]["searchResult"]["query"]
+               for e in sorted(searches, key=lambda e: e["event"]["timestamp"])]
+    assert queries == ["first", "second", "third"]
+    ready_at = page.evaluate("window.preBootAt")
+    from datetime import datetime
+    for e in searches:
+        ts = datetime.fromisoformat(e["event"]["timestamp"].replace("Z", "+00:00")).timestamp() * 1000
+        assert ts <= ready_at + 1
+
+
+def test_events_fired_just_before_leaving_are_delivered(store: StorePage, collector: Collector) -> None:
+    """Events queued right before navigating away go out on pagehide (no timer flush in between)."""
+    store.page.add_init_script("window.gloodTrackerConfig = {flush_interval_ms: 600000, max_batch: 1000}")
+    store.open("/")
+    client_id = store.client_id
+    collector.wait_for_names("glood", ["page_viewed"], client_id=client_id)
+    ids = [store.track("checkout_started", {"checkout": {"n": i}}) for i in range(5)]
+    assert all(ids)
+    store.page.goto(store.base_url + "/cart")
+    events = collector.wait_for("glood", lambda ev: set(ids) <= {e["event_id"] for e in ev}, client_id=client_id)
+    collector.wait_for("genlook", lambda ev: set(ids) <= {e["event_id"] for e in ev}, client_id=client_id)
+    assert len([e for e in events if e["event_id"] in ids]) == 5
+
+
+def test_hidden_tab_flushes_immediately(store: StorePage, collector: Collector) -> None:
+    """visibilitychange to hidden sends the queue at once."""
+    store.page.add_init_script("window.gloodTrackerConfig = {flush_interval_ms: 600000, max_batch: 1000}")
+    store.open("/")
+    event_id = store.track("checkout_started", {"checkout": {}})
+    assert store.page.evaluate("window.gloodTracker.pending()") >= 1
+    store.hide_tab()
+    collector.wait_for("glood", lambda ev: any(e["event_id"] == event_id for e in ev), client_id=store.client_id)
+
+
+def test_browsing_leaves_no_duplicates_and_no_rejections(store: StorePage, collector: Collector) -> None:
+    """After a browse, every event is stored once at each destination and nothing was rejected."""
+    before = collector.stats()
+    store.open("/")
+    client_id = store.client_id
+    store.open(store.page.locator(".glood-product a").first.get_attribute("href"))
+    store.scroll_to("#section-below")
+    store.page.wait_for_selector("#section-fbt [data-glood-product-id]")
+    store.open("/cart")
+    glood = collector.wait_for("glood", lambda ev: len(ev) >= 10, client_id=client_id)
+    genlook = collector.wait_for("genlook", lambda ev: {e["event_id"] for e in ev} >= {e["event_id"] for e in glood},
+                                 client_id=client_id)
+    assert all(e["deliveries"] == 1 for e in glood + genlook)
+    assert len({e["event_id"] for e in glood}) == len(glood)
+    after = collector.stats()
+    assert after["glood"]["rejected"] == before["glood"]["rejected"]
+    assert after["genlook"]["rejected"] == before["genlook"]["rejected"]
+
+
+def test_cross_origin_delivery(cross_store: StorePage, remote_collector: Collector) -> None:
+    """A store whose collectors live on another site still delivers JSON beacons (preflight + credentials)."""
+    cross_store.open("/")
+    client_id = cross_store.client_id
+    remote_collector.wait_for_names("glood", ["page_viewed", "glood:section:render"], client_id=client_id)
+    remote_collector.wait_for_names("genlook", ["home_page:page_view", "section:render"], client_id=client_id)
+
+
+def test_bad_track_input_is_reported_and_other_events_flow(store: StorePage, collector: Collector,
+                                                          console_errors: list[str]) -> None:
+    """Unknown names, non-serialisable and huge data get a console error and no exception; good events still arrive."""
+    store.open("/")
+    assert store.page.evaluate("window.gloodTracker.track('no_such_event', {})") is None
+    assert store.page.evaluate("window.gloodTracker.track('checkout_started', {f: () => 1})") is None
+    assert store.page.evaluate("(() => { const a = {}; a.self = a; return window.gloodTracker.track('checkout_started', a); })()") is None
+    assert store.page.evaluate("window.gloodTracker.track('checkout_started', {blob: 'x'.repeat(70000)})") is None
+    good = store.track("checkout_started", {"checkout": {"ok": True}})
+    store.flush()
+    collector.wait_for("glood", lambda ev: any(e["event_id"] == good for e in ev), client_id=store.client_id)
+    rejected = [m for m in console_errors if "rejected" in m]
+    assert len(rejected) == 4, console_errors
+    assert any("no_such_event" in m for m in rejected)
+    assert any("bytes" in m for m in rejected)

@@ -1,0 +1,475 @@
+"""The demo store: pages with the tracker embed and sections, the sections API, the cart, static and tracker files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import uuid
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from demo_store.app import Settings, create_app
+from demo_store.catalog import CATALOG
+from demo_store.pages import TRACKER_STUB, json_script, section_html
+from demo_store.recommend import Parent, Section, SectionProduct, recommend
+
+REPO = Path(__file__).resolve().parents[2]
+SECTIONS = "/api/storefront/v3/headless/sections"
+SHIRT = CATALOG.product("classic-oxford-shirt")
+assert SHIRT is not None
+SECTION_ATTRS = ("data-glood-section", "data-glood-serve-id", "data-glood-request-id",
+                 "data-glood-recommendation-type")
+
+
+class Page(HTMLParser):
+    """Elements (tag, attributes) in document order, and the text of JSON script tags by id."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.json: dict[str, Any] = {}
+        self.inline_scripts: list[str] = []
+        self._script: dict[str, str | None] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+        if tag == "script":
+            self._script = dict(attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._script = None
+
+    def handle_data(self, data: str) -> None:
+        if self._script is None:
+            return
+        if self._script.get("type") == "application/json":
+            self.json[str(self._script["id"])] = json.loads(data)
+        elif not self._script.get("src"):
+            self.inline_scripts.append(data)
+
+    def find(self, tag: str | None = None, **attrs: str) -> list[dict[str, str | None]]:
+        return [a for t, a in self.elements if (tag is None or t == tag)
+                and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+    def one(self, tag: str | None = None, **attrs: str) -> dict[str, str | None]:
+        (found,) = self.find(tag, **attrs)
+        return found
+
+    def index(self, element_id: str) -> int:
+        return next(i for i, (_t, a) in enumerate(self.elements) if a.get("id") == element_id)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3")))) as c:
+        yield c
+
+
+def get_page(client: TestClient, path: str, status: int = 200) -> Page:
+    response = client.get(path)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return Page(response.text)
+
+
+def section_products(html: str, element_id: str) -> list[dict[str, str | None]]:
+    """The product items of one section element, from its own markup."""
+    match = re.search(rf'<section [^>]*id="{element_id}".*?</section>', html, re.S)
+    assert match, f"no #{element_id}"
+    return Page(match.group(0)).find("li", **{"class": "glood-product"})
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+PAGES = [("/", "home"), ("/collections/shirts", "collection"), ("/collections/all", "collection"),
+         ("/products/classic-oxford-shirt", "product"), ("/cart", "cart")]
+
+
+@pytest.mark.parametrize("path, page_type", PAGES)
+def test_every_page_has_favicon_context_and_the_tracker_embed(client: TestClient, path: str, page_type: str) -> None:
+    """Each storefront page carries the empty favicon, #glood-page, the config tag, the stub, PyScript and boot.py."""
+    page = get_page(client, path)
+    assert page.one("link", rel="icon")["href"] == "data:,"
+    assert page.json["glood-page"]["page_type"] == page_type
+    assert page.json["glood-tracker-config"] == {
+        "shop_domain": "demo-store.myshopify.com", "glood_url": "",
+        "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_token": None}
+    assert TRACKER_STUB == f"<script>{page.inline_scripts[0]}</script>"
+    assert page.one("script", src="/static/vendor/pyscript/core.js")["type"] == "module"
+    assert page.one("script", type="py") == {"type": "py", "src": "/static/tracker/boot.py",
+                                             "config": "/static/tracker/pyscript.json"}
+    assert page.one("a", href="/_collector")
+
+
+def test_config_tag_follows_settings_and_overrides(tmp_path: Path) -> None:
+    """Settings (shop, URLs, token) and tracker_overrides end up in the config tag."""
+    settings = Settings(db_path=str(tmp_path / "d.sqlite3"), shop_domain="other.myshopify.com",
+                        glood_url="http://collector.test", genlook_url="http://collector.test/g",
+                        glood_token="tok", tracker_overrides={"debug": True, "flush_interval_ms": 500})
+    with TestClient(create_app(settings)) as client:
+        config = get_page(client, "/").json["glood-tracker-config"]
+    assert config == {"shop_domain": "other.myshopify.com", "glood_url": "http://collector.test",
+                      "genlook_url": "http://collector.test/g", "glood_token": "tok", "debug": True,
+                      "flush_interval_ms": 500}
+
+
+def test_json_script_cannot_be_closed_by_its_data() -> None:
+    """Data containing </script> or <!-- stays inside the JSON tag and round-trips."""
+    tag = json_script("x", {"v": "</script><script>alert(1)</script><!--&"})
+    assert tag.count("</script>") == 1
+    assert Page(tag).json["x"] == {"v": "</script><script>alert(1)</script><!--&"}
+
+
+def test_home_shows_a_trending_section(client: TestClient) -> None:
+    """The home page server-renders one "Trending now" section in the contract's markup."""
+    response = client.get("/")
+    page = Page(response.text)
+    section = page.one("section", id="section-trending")
+    assert section["data-glood-recommendation-type"] == "trending"
+    assert all(section.get(a) for a in SECTION_ATTRS)
+    assert "data-glood-parent-product-id" not in section
+    assert "Trending now" in response.text
+    assert len(section_products(response.text, "section-trending")) == 4
+
+
+def test_product_page_context_and_add_to_cart_form(client: TestClient) -> None:
+    """The product page describes the product and has a Shopify-style add-to-cart form."""
+    page = get_page(client, "/products/classic-oxford-shirt")
+    context = page.json["glood-page"]
+    assert context["product"] == {"id": SHIRT.id, "variant_id": SHIRT.default_variant.id,
+                                  "title": "Classic Oxford Shirt", "price": "49.00", "handle": SHIRT.handle}
+    assert context["collection"]["handle"] == "shirts"
+    assert context["cart"]["item_count"] == 0 and uuid.UUID(context["cart"]["token"])
+    assert page.find("form", action="/cart/add", method="post")
+    assert [o["value"] for o in page.find("option")] == [v.id for v in SHIRT.variants]
+    assert page.one("input", name="quantity", type="number")["value"] == "1"
+
+
+def test_product_page_sections_server_side_late_and_below_the_fold(client: TestClient) -> None:
+    """Similar products right below the product, an empty FBT slot for store.js, and a section after the tall block."""
+    html = client.get("/products/classic-oxford-shirt").text
+    page = Page(html)
+    similar = page.one("section", id="section-similar")
+    below = page.one("section", id="section-below")
+    slot = page.one("div", id="fbt-slot")
+    assert similar["data-glood-recommendation-type"] == "similar_products"
+    assert below["data-glood-recommendation-type"] == "you_may_also_like"
+    assert (slot["data-product-id"], slot["data-recommendation-type"], slot["data-element-id"]) == (
+        SHIRT.id, "bought_together", "section-fbt")
+    assert re.search(r'<div id="fbt-slot"[^>]*></div>', html), "the slot is empty until store.js fills it"
+    assert not page.find(id="section-fbt")
+    order = [page.index(i) for i in ("section-similar", "fbt-slot", "product-description", "section-below")]
+    assert order == sorted(order)
+    for section in (similar, below):
+        assert all(section.get(a) for a in SECTION_ATTRS)
+        assert uuid.UUID(str(section["data-glood-serve-id"])).version == 4
+        assert re.fullmatch(r"\d{10}-[0-9a-f-]{36}", str(section["data-glood-request-id"]))
+        assert section["data-glood-parent-product-id"] == SHIRT.id
+        assert section["data-glood-parent-variant-id"] == ""
+        assert section["data-glood-page"]
+    assert similar["data-glood-serve-id"] != below["data-glood-serve-id"]
+    assert "min-height: 1600px" in (REPO / "static" / "store.css").read_text()
+
+
+def test_section_products_link_and_add_to_cart(client: TestClient) -> None:
+    """Each section product has ids, a link to its page and a one-click add-to-cart form for its variant."""
+    html = client.get("/products/classic-oxford-shirt").text
+    items = section_products(html, "section-similar")
+    assert [i["data-glood-product-id"] for i in items] == [p.id for p in CATALOG.products[1:4]]
+    match = re.search(r'<section [^>]*id="section-similar".*?</section>', html, re.S)
+    assert match
+    section = Page(match.group(0))
+    assert [a["href"] for a in section.find("a")] == [p.url for p in CATALOG.products[1:4]]
+    assert [i["value"] for i in section.find("input", name="id")] == [i["data-glood-variant-id"] for i in items]
+    assert {i["value"] for i in section.find("input", name="quantity")} == {"1"}
+    assert len(section.find("button", type="submit")) == 3
+    assert all("data-glood-add-to-cart" in b for b in section.find("button"))
+    assert len(section.find("form", action="/cart/add", method="post")) == 3
+
+
+def test_collection_pages_list_their_products(client: TestClient) -> None:
+    """A collection shows its own products; /collections/all shows every product."""
+    shirts = get_page(client, "/collections/shirts")
+    assert shirts.json["glood-page"]["collection"]["handle"] == "shirts"
+    links = {a["href"] for a in shirts.find("a", **{"class": "card-link"})}
+    assert links == {p.url for p in CATALOG.products if p.collection == "shirts"}
+    every = get_page(client, "/collections/all")
+    assert len(every.find("a", **{"class": "card-link"})) == len(CATALOG.products) == 12
+
+
+@pytest.mark.parametrize("path", ["/collections/hats", "/products/no-such-thing", "/nowhere"])
+def test_unknown_pages_are_a_store_404(client: TestClient, path: str) -> None:
+    """Unknown collections, products and paths answer a 404 store page (still tracked, page_type other)."""
+    page = get_page(client, path, status=404)
+    assert page.json["glood-page"]["page_type"] == "other"
+    assert page.one("script", type="py")
+
+
+def test_collector_page_is_readable_and_untracked(client: TestClient) -> None:
+    """The events page has tabs per destination, the filters from the query, the table, and no tracker."""
+    page = get_page(client, "/_collector?destination=genlook&name=page_viewed")
+    assert page.one("table", id="collector")["data-destination"] == "genlook"
+    assert page.one("input", name="name")["value"] == "page_viewed"
+    assert page.one("a", href="/_collector?destination=glood", **{"class": "tab"})
+    assert page.json["glood-page"]["page_type"] == "other"
+    assert not page.find("script", type="py") and "glood-tracker-config" not in page.json
+
+
+# -- sections API ---------------------------------------------------------------------------
+
+def test_sections_api_answers_the_late_section(client: TestClient) -> None:
+    """POST sections for a product's bought_together gives one section with fresh ids and a stable product choice."""
+    body = {"page_type": "product", "product_id": SHIRT.id, "recommendation_types": ["bought_together"]}
+    first, second = (client.post(SECTIONS, json=body).json()["sections"] for _ in range(2))
+    (section,) = first
+    assert section["recommendationType"] == "bought_together"
+    assert section["title"] == "Frequently bought together"
+    assert section["parent"] == {"productId": SHIRT.id, "variantId": None}
+    assert uuid.UUID(section["sectionServeId"]).version == 4
+    assert re.fullmatch(r"\d+-[0-9a-f-]{36}", section["requestId"])
+    assert section["sectionServeId"] != second[0]["sectionServeId"]
+    assert [p["productId"] for p in section["products"]] == [p["productId"] for p in second[0]["products"]]
+    assert SHIRT.id not in {p["productId"] for p in section["products"]}
+    assert set(section["products"][0]) == {"productId", "variantId", "handle", "title", "price", "color", "url"}
+
+
+def test_sections_api_defaults_to_the_page_types_sections(client: TestClient) -> None:
+    """Without recommendation_types, a product page gets its three sections, the home page its one."""
+    product = client.post(SECTIONS, json={"page_type": "product", "product_id": SHIRT.id}).json()["sections"]
+    assert [s["recommendationType"] for s in product] == ["similar_products", "bought_together", "you_may_also_like"]
+    assert len({s["requestId"] for s in product}) == 1
+    home = client.post(SECTIONS, json={"page_type": "home"}).json()["sections"]
+    assert [s["recommendationType"] for s in home] == ["trending"]
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ({"page_type": "product", "product_id": "404"}, "product_id"),
+    ({"page_type": "product"}, "needs a product_id"),
+    ({"page_type": "landing"}, "page_type"),
+    ({"page_type": "home", "recommendation_types": ["bogus"]}, "recommendation_types[0]"),
+])
+def test_sections_api_refuses_bad_requests(client: TestClient, body: dict[str, Any], fragment: str) -> None:
+    """Unknown products, a product section without a product, bad enums: 400 naming the field."""
+    response = client.post(SECTIONS, json=body)
+    assert response.status_code == 400
+    assert fragment in response.json()["message"]
+
+
+def test_recommendations_differ_per_section_and_skip_the_product() -> None:
+    """On a product page no section recommends the product itself, and FBT comes from other collections."""
+    for product in CATALOG.products:
+        similar, fbt, below = recommend(CATALOG, "product", product)
+        shown = [p.product_id for s in (similar, fbt, below) for p in s.products]
+        assert product.id not in shown
+        assert len(shown) == len(set(shown)) == 10
+        assert all(CATALOG.product_by_id(p.product_id).collection != product.collection for p in fbt.products)
+
+
+def _node_render(section: Section, element_id: str) -> str:
+    script = """
+      const vm = require('vm'), fs = require('fs');
+      const [file, section, id] = process.argv.slice(1);
+      const sandbox = {document: {readyState: 'loading', addEventListener() {}}, console};
+      sandbox.window = sandbox;
+      vm.runInNewContext(fs.readFileSync(file, 'utf8'), sandbox);
+      process.stdout.write(sandbox.demoStore.renderSection(JSON.parse(section), id));
+    """
+    node = shutil.which("node")
+    assert node
+    done = subprocess.run([node, "-e", script, str(REPO / "static" / "store.js"), json.dumps(section.to_json()),
+                           element_id], capture_output=True, text=True, timeout=30, check=True)
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run store.js")
+def test_store_js_renders_the_same_markup_as_python() -> None:
+    """store.js's renderSection and Python's section_html give identical markup, escaping included."""
+    tricky = Section(id="1<2", title="Fisherman's \"best\" & <more>", recommendation_type="bought_together",
+                     serve_id=str(uuid.uuid4()), request_id="", page=None, parent=Parent("9", None),
+                     products=(SectionProduct("p&1", "v'1", "h", "<b>T</b>", "1.00", "#fff\"", "/products/x?a=1&b=2"),))
+    for section in (*recommend(CATALOG, "product", SHIRT), *recommend(CATALOG, "home"), tricky):
+        assert _node_render(section, "section-fbt") == section_html(section, "section-fbt")
+
+
+# -- cart -----------------------------------------------------------------------------------
+
+def test_add_to_cart_form_redirects_and_fills_the_cart(client: TestClient) -> None:
+    """POST /cart/add answers 303 to /cart, sets the cart cookie, and the cart page and context show the line."""
+    variant = SHIRT.variants[1]
+    response = client.post("/cart/add", data={"id": variant.id, "quantity": "2"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/cart"
+    token = client.cookies["cart"]
+    page = get_page(client, "/cart")
+    cart = page.json["glood-page"]["cart"]
+    assert cart["token"] == token
+    assert (cart["item_count"], cart["total_price"]) == (2, "98.00")
+    assert cart["lines"][0]["variant_id"] == variant.id and cart["lines"][0]["variant_title"] == "M"
+    assert page.one("form", action="/cart/change")
+    assert "Cart (2)" in client.get("/").text
+
+
+def test_adding_the_same_variant_again_adds_quantity(client: TestClient) -> None:
+    """Shopify merges a repeated variant into one line."""
+    for _ in range(2):
+        client.post("/cart/add", data={"id": SHIRT.default_variant.id, "quantity": "1"})
+    lines = get_page(client, "/cart").json["glood-page"]["cart"]["lines"]
+    assert [(line["variant_id"], line["quantity"]) for line in lines] == [(SHIRT.default_variant.id, 2)]
+
+
+def test_change_with_quantity_zero_removes_the_line(client: TestClient) -> None:
+    """POST /cart/change line=1 quantity=0 removes the first line and keeps the others."""
+    other = CATALOG.product("canvas-tote")
+    assert other is not None
+    client.post("/cart/add", data={"id": SHIRT.default_variant.id})
+    client.post("/cart/add", data={"id": other.default_variant.id})
+    response = client.post("/cart/change", data={"line": "1", "quantity": "0"}, follow_redirects=False)
+    assert response.status_code == 303
+    lines = get_page(client, "/cart").json["glood-page"]["cart"]["lines"]
+    assert [line["product_id"] for line in lines] == [other.id]
+
+
+def test_add_js_answers_json(client: TestClient) -> None:
+    """POST /cart/add.js with JSON adds and answers the line; a bad variant is a 422 in the Error shape."""
+    response = client.post("/cart/add.js", json={"id": int(SHIRT.default_variant.id), "quantity": 3})
+    assert response.status_code == 200
+    assert response.json()["quantity"] == 3 and response.json()["product_id"] == SHIRT.id
+    bad = client.post("/cart/add.js", json={"id": "1", "quantity": 1})
+    assert bad.status_code == 422 and bad.json()["error"] == 422
+
+
+@pytest.mark.parametrize("data", [{"id": "1"}, {"id": SHIRT.default_variant.id, "quantity": "0"},
+                                  {"id": SHIRT.default_variant.id, "quantity": "lots"}])
+def test_bad_cart_forms_show_an_error_page(client: TestClient, data: dict[str, str]) -> None:
+    """Unknown variants and bad quantities get a 422 store page and change nothing."""
+    response = client.post("/cart/add", data=data, follow_redirects=False)
+    assert response.status_code == 422 and "text/html" in response.headers["content-type"]
+    assert get_page(client, "/cart").json["glood-page"]["cart"]["item_count"] == 0
+
+
+def test_get_on_a_cart_action_is_a_405_page(client: TestClient) -> None:
+    """GET /cart/add is a 405 store page."""
+    page = get_page(client, "/cart/add", status=405)
+    assert page.json["glood-page"]["page_type"] == "other"
+
+
+# -- static files and the tracker -----------------------------------------------------------
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A static dir and a tracker package of our own, so these tests need no vendored files."""
+    static = tmp_path / "static"
+    files = {"vendor/pyodide/pyodide.mjs": "export {};", "vendor/pyodide/pyodide.asm.wasm": "\0asm" + "x" * 4000,
+             "vendor/pyodide/pyodide-lock.json": "{}", "vendor/pyodide/python_stdlib.zip": "PK" + "z" * 4000,
+             "vendor/pyscript/core-C9KDLldu.js": "x", "vendor/pyscript/core.css": "a{}",
+             "store.css": "body { color: red; }\n" * 200, "store.js": "1;"}
+    for name, text in files.items():
+        (static / name).parent.mkdir(parents=True, exist_ok=True)
+        (static / name).write_text(text)
+    tracker = tmp_path / "tracker"
+    (tracker / "core").mkdir(parents=True)
+    (tracker / "__init__.py").write_text("VERSION = 1\n")
+    (tracker / "core" / "__init__.py").write_text("")
+    (tracker / "boot.py").write_text("import tracker\n")
+    (tracker / "notes.txt").write_text("not python")
+    return tmp_path
+
+
+@pytest.fixture
+def tree_client(tree: Path) -> Iterator[TestClient]:
+    settings = Settings(db_path=str(tree / "d.sqlite3"), static_dir=tree / "static", tracker_dir=tree / "tracker")
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path, media_type, cache", [
+    ("/static/vendor/pyodide/pyodide.mjs", "text/javascript", "public, max-age=3600"),
+    ("/static/vendor/pyodide/pyodide.asm.wasm", "application/wasm", "public, max-age=3600"),
+    ("/static/vendor/pyodide/pyodide-lock.json", "application/json", "public, max-age=3600"),
+    ("/static/vendor/pyodide/python_stdlib.zip", "application/zip", "public, max-age=3600"),
+    ("/static/vendor/pyscript/core-C9KDLldu.js", "text/javascript", "public, max-age=31536000, immutable"),
+    ("/static/vendor/pyscript/core.css", "text/css", "public, max-age=3600"),
+    ("/static/store.css", "text/css", "no-cache"),
+])
+def test_static_files_have_types_and_caching(tree_client: TestClient, path: str, media_type: str, cache: str) -> None:
+    """Static files get explicit MIME types; hashed vendor names are immutable, others cached briefly or revalidated."""
+    response = tree_client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert response.headers["cache-control"] == cache
+
+
+def test_text_is_gzipped_and_binaries_are_not(tree_client: TestClient) -> None:
+    """Large CSS goes gzip-compressed; wasm and zip go as they are."""
+    headers = {"Accept-Encoding": "gzip"}
+    assert tree_client.get("/static/store.css", headers=headers).headers.get("content-encoding") == "gzip"
+    for path in ("/static/vendor/pyodide/pyodide.asm.wasm", "/static/vendor/pyodide/python_stdlib.zip"):
+        assert "content-encoding" not in tree_client.get(path, headers=headers).headers
+
+
+def test_static_paths_cannot_escape_and_missing_files_are_404(tree_client: TestClient) -> None:
+    """Traversal and unknown names under /static are 404s."""
+    assert tree_client.get("/static/nope.js").status_code == 404
+    assert tree_client.get("/static/..%2Fd.sqlite3").status_code == 404
+
+
+def _archive_names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        return archive.namelist()
+
+
+def test_pyscript_config_names_a_content_addressed_tracker_zip(tree_client: TestClient) -> None:
+    """pyscript.json points at our Pyodide and at tracker-<sha256[:12]>.zip holding every .py under tracker/."""
+    config = tree_client.get("/static/tracker/pyscript.json").json()
+    assert config["interpreter"] == "/static/vendor/pyodide/pyodide.mjs"
+    ((url, target),) = config["files"].items()
+    assert target == "./*"
+    digest = re.fullmatch(r"/static/tracker/tracker-([0-9a-f]{12})\.zip", url)
+    assert digest
+    response = tree_client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert hashlib.sha256(response.content).hexdigest()[:12] == digest.group(1)
+    assert _archive_names(response.content) == ["tracker/__init__.py", "tracker/boot.py", "tracker/core/__init__.py"]
+    assert tree_client.get(url).content == response.content
+    assert tree_client.get("/static/tracker/tracker-000000000000.zip").status_code == 404
+
+
+def test_tracker_zip_is_rebuilt_when_a_source_changes(tree: Path, tree_client: TestClient) -> None:
+    """Editing a tracker file gives a new archive name; the old name is then gone."""
+    old = tree_client.get("/static/tracker/pyscript.json").json()["files"]
+    (tree / "tracker" / "core" / "extra.py").write_text("X = 2\n")
+    new = tree_client.get("/static/tracker/pyscript.json").json()["files"]
+    assert new != old
+    (url,) = new
+    assert "tracker/core/extra.py" in _archive_names(tree_client.get(url).content)
+    assert tree_client.get(next(iter(old))).status_code == 404
+
+
+def test_boot_py_is_served_from_the_tracker_package(tree: Path, tree_client: TestClient) -> None:
+    """boot.py comes from tracker/boot.py as text; without the file it is a 404."""
+    response = tree_client.get("/static/tracker/boot.py")
+    assert response.status_code == 200 and response.text == "import tracker\n"
+    assert response.headers["content-type"].startswith("text/plain")
+    (tree / "tracker" / "boot.py").unlink()
+    assert tree_client.get("/static/tracker/boot.py").status_code == 404
+
+
+def test_repo_tracker_zip_holds_the_real_package(client: TestClient) -> None:
+    """With default settings the archive is the repository's tracker package."""
+    (url,) = client.get("/static/tracker/pyscript.json").json()["files"]
+    names = _archive_names(client.get(url).content)
+    expected = sorted("tracker/" + p.relative_to(REPO / "tracker").as_posix() for p in (REPO / "tracker").rglob("*.py"))
+    assert names == expected and "tracker/__init__.py" in names
