@@ -83,10 +83,13 @@ def test_browsing_leaves_no_duplicates_and_no_rejections(store: StorePage, colle
     store.open("/")
     client_id = store.client_id
     store.open(store.page.locator(".glood-product a").first.get_attribute("href"))
-    store.scroll_to("#section-below")
     store.page.wait_for_selector("#section-fbt [data-glood-product-id]")
+    collector.wait_for_names("glood", ["glood:section:view"], client_id=client_id)
+    store.scroll_to("#section-below")
     store.open("/cart")
-    glood = collector.wait_for("glood", lambda ev: len(ev) >= 10, client_id=client_id)
+    glood = collector.wait_for_names(
+        "glood", ["page_viewed"] * 3 + ["glood:section:render"] * 4 + ["product_viewed", "cart_viewed",
+                                                                      "glood:section:view"], client_id=client_id)
     genlook = collector.wait_for("genlook", lambda ev: {e["event_id"] for e in ev} >= {e["event_id"] for e in glood},
                                  client_id=client_id)
     assert all(e["deliveries"] == 1 for e in glood + genlook)
