@@ -71,6 +71,7 @@ def test_hidden_tab_flushes_immediately(store: StorePage, collector: Collector) 
     """visibilitychange to hidden sends the queue at once."""
     store.page.add_init_script("window.gloodTrackerConfig = {flush_interval_ms: 600000, max_batch: 1000}")
     store.open("/")
+    collector.wait_for_names("glood", ["page_viewed"], client_id=store.client_id)  # the visit's own flush is over
     event_id = store.track("checkout_started", {"checkout": {}})
     assert store.page.evaluate("window.gloodTracker.pending()") >= 1
     store.hide_tab()
