@@ -44,6 +44,7 @@ def genlook_bodies(
     url: str,
     max_events: int,
     max_bytes: int,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> Iterator[Body]:
     """Bodies for (event_id, item, context) triples, in order.
 
@@ -56,11 +57,11 @@ def genlook_bodies(
         key = json_bytes(context)
         groups.setdefault(key, (context, []))[1].append((event_id, json_bytes(item)))
     for context_bytes, (_context, members) in groups.items():
-        yield from _chunks(members, context_bytes, url, max_events, max_bytes)
+        yield from _chunks(members, context_bytes, url, max_events, max_bytes, headers)
 
 
 def _chunks(members: Iterable[tuple[str, bytes]], context_bytes: bytes, url: str,
-            max_events: int, max_bytes: int) -> Iterator[Body]:
+            max_events: int, max_bytes: int, headers: tuple[tuple[str, str], ...]) -> Iterator[Body]:
     prefix, middle, suffix = b'{"events":[', b'],"context":', b"}"
     fixed = len(prefix) + len(middle) + len(context_bytes) + len(suffix)
     ids: list[str] = []
@@ -69,7 +70,7 @@ def _chunks(members: Iterable[tuple[str, bytes]], context_bytes: bytes, url: str
 
     def body() -> Body:
         payload = prefix + b",".join(parts) + middle + context_bytes + suffix
-        return Body("genlook", url, payload, tuple(ids))
+        return Body("genlook", url, payload, tuple(ids), headers)
 
     for event_id, item in members:
         extra = len(item) + (1 if parts else 0)

@@ -25,6 +25,8 @@ class Config:
     glood_url: str = ""
     genlook_url: str = GENLOOK_EVENTS_PATH
     glood_token: str | None = None
+    transport: str = "beacon"
+    require_consent: bool = False
     channel: str = "web"
     flush_interval_ms: int = 2000
     max_batch: int = 20
@@ -32,6 +34,8 @@ class Config:
     max_body_bytes: int = 64 * 1024
     keepalive_quota_bytes: int = 64 * 1024
     session_ttl_ms: int = 30 * 60 * 1000
+    persist_max_bytes: int = 256 * 1024
+    persist_max_age_ms: int = 24 * 60 * 60 * 1000
     view_ratio: float = 0.5
     view_duration_ms: int = 1000
     debug: bool = False
@@ -66,6 +70,10 @@ class Config:
             raise ConfigError("shop_domain is required (e.g. shop.myshopify.com)")
         if self.channel not in ("web", "mobile", "headless", "hydrogen"):
             raise ConfigError(f"channel must be web, mobile, headless or hydrogen, not {self.channel!r}")
+        if self.transport not in ("beacon", "fetch"):
+            raise ConfigError(f"transport must be beacon or fetch, not {self.transport!r}")
+        if self.persist_max_bytes < 0 or self.persist_max_age_ms < 0:
+            raise ConfigError("persist_max_bytes and persist_max_age_ms must be >= 0")
         if not 1 <= self.genlook_max_events <= 50:
             raise ConfigError("genlook_max_events must be between 1 and 50")
         if not 1024 <= self.max_body_bytes <= self.keepalive_quota_bytes:

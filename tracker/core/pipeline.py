@@ -1,4 +1,4 @@
-"""The tracker's core: make events, queue them per destination, flush within the keepalive quota."""
+"""The tracker's core: make events, queue them per destination, persist them, flush within the keepalive quota."""
 
 from __future__ import annotations
 
@@ -13,18 +13,21 @@ from .config import Config
 from .encoders import genlook_context, genlook_item, glood_body, json_bytes
 from .events import Event, PageContext, TrackError, check_json_object, event_type, iso_timestamp
 from .ids import IdFactory, uuid4_ids
+from .journal import Entry, Journal
 from .queue import Outbox
-from .retry import Backoff, RetryState
-from .session import Identity, Session
-from .storage import MemoryStorage, Storage
-from .transport import Transport
+from .retry import Backoff, RetryState, outcome_for_status
+from .session import IDENTITY_KEY, VISIT_KEY, Identity, Session
+from .storage import GatedStorage, MemoryStorage, Storage
+from .transport import Receipt, Transport
 
-__all__ = ["Pipeline", "FlushReport", "DESTINATIONS", "FINAL_REASONS"]
+__all__ = ["Pipeline", "FlushReport", "DESTINATIONS", "FINAL_REASONS", "CONSENT_STATES"]
 
 DESTINATIONS = ("glood", "genlook")
 #: Flushes made as the page goes away: backoff is ignored, it is the last chance.
 FINAL_REASONS = frozenset({"pagehide", "hidden"})
 _PLACEHOLDER_SESSION = "00000000-0000-4000-8000-000000000000"
+#: "granted": send and persist; "pending": keep in memory only; "denied": keep and send nothing.
+CONSENT_STATES = ("granted", "pending", "denied")
 
 
 @dataclass
@@ -34,6 +37,8 @@ class FlushReport:
     reason: str
     sent: list[Body] = field(default_factory=list)
     refused: list[Body] = field(default_factory=list)
+    #: Sent bodies whose answer is awaited (a fetch): their events stay queued until it comes.
+    awaiting: list[Body] = field(default_factory=list)
     deferred: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -55,20 +60,32 @@ class Pipeline:
         rand: Callable[[], float] = random.random,
         backoff: Backoff | None = None,
         log: Callable[[str], None] | None = None,
+        tab_id: str | None = None,
+        consent: str | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
         self.clock = clock or SystemClock()
-        self.storage = storage or MemoryStorage()
+        self.consent = consent or ("pending" if config.require_consent else "granted")
+        if self.consent not in CONSENT_STATES:
+            raise ValueError(f"consent must be one of {', '.join(CONSENT_STATES)}")
+        #: Nothing is written to storage without consent; reads and removals always work.
+        self.storage = GatedStorage(MemoryStorage() if storage is None else storage,
+                                    lambda: self.consent == "granted")
         self.new_id = new_id
         self.log = log
         self.identity = Identity.load_or_create(self.storage, new_id)
         self.session = Session(self.storage, self.clock, config.session_ttl_ms)
+        self.journal = Journal(self.storage, tab_id or uuid4_ids(), self.clock,
+                               max_bytes=config.persist_max_bytes, max_age_ms=config.persist_max_age_ms)
         self.outboxes = {name: Outbox() for name in DESTINATIONS}
         self.retry = {name: RetryState(backoff or Backoff(), rand) for name in DESTINATIONS}
         self.stats: Counter[str] = Counter()
         #: Set by the browser layer when the init endpoint keeps failing: Genlook stops waiting for a visit id.
         self.session_unavailable = False
+        self._dirty = False
+        if self.consent == "denied":
+            self._forget_stored()
 
     # -- making events -------------------------------------------------------------
 
@@ -107,13 +124,19 @@ class Pipeline:
             raise TrackError(f"event {event.name!r} is {size} bytes encoded; one request may carry at most {limit}")
 
     def track(self, name: str, data: Any = None, custom_data: Any = None, *,
-              page: PageContext, timestamp_ms: int | None = None) -> Event:
-        """Make an event and queue it for every destination (flushing when the batch is full)."""
+              page: PageContext, timestamp_ms: int | None = None) -> Event | None:
+        """Make an event and queue it for every destination (flushing when the batch is full).
+
+        Bad input raises TrackError; with consent denied nothing is made and None is returned.
+        """
         try:
             event = self.make_event(name, data, custom_data, page=page, timestamp_ms=timestamp_ms)
         except TrackError:
             self.stats["rejected"] += 1
             raise
+        if self.consent == "denied":
+            self.stats["dropped_consent"] += 1
+            return None
         self.enqueue(event)
         return event
 
@@ -121,11 +144,86 @@ class Pipeline:
         for outbox in self.outboxes.values():
             outbox.add(event)
         self.stats["tracked"] += 1
+        self._dirty = True
         if self.session.active:  # an idle-expired visit is over: wait for a new one, do not revive it
             self.session.touch()
         self._debug(f"queued {event.name} {event.id}")
         if self.pending() >= self.config.max_batch:
             self.flush("size")
+
+    # -- persistence -----------------------------------------------------------------
+
+    def backlog(self) -> list[Entry]:
+        """Every queued event (pending or in flight) with the destinations it still has to reach."""
+        destinations: dict[str, list[str]] = {}
+        events: dict[str, Event] = {}
+        for name in DESTINATIONS:
+            for event in self.outboxes[name]:
+                events.setdefault(event.id, event)
+                destinations.setdefault(event.id, []).append(name)
+        return [Entry(events[i], tuple(destinations[i])) for i in events]
+
+    def persist(self) -> None:
+        """Apply the caps (age, then bytes, oldest first) to the backlog and, with consent, store it."""
+        self._dirty = False
+        kept, expired, overflow = self.journal.fit(self.backlog())
+        for reason, dropped in (("dropped_expired", expired), ("dropped_overflow", overflow)):
+            if dropped:
+                ids = [e.event.id for e in dropped]
+                for outbox in self.outboxes.values():
+                    outbox.remove(ids)
+                self.stats[reason] += len(ids)
+                self._debug(f"{reason}: {len(ids)} event(s)")
+        if self.consent != "granted":
+            return
+        if not self.journal.save(kept):
+            self.stats["persist_failed"] += 1
+
+    def persist_if_dirty(self) -> None:
+        if self._dirty:
+            self.persist()
+
+    def adopt(self, alive: Any = None, previous: str | None = None) -> int:
+        """Take over the stored backlog of pages that are gone (see Journal.claim); returns events adopted."""
+        if self.consent == "denied":
+            return 0
+        entries, corrupt = self.journal.claim(alive, previous)
+        if corrupt:
+            self.stats["dropped_corrupt"] += corrupt
+        adopted = 0
+        for entry in sorted(entries, key=lambda e: e.event.timestamp_ms):
+            added = [self.outboxes[d].add(entry.event) for d in entry.destinations if d in self.outboxes]
+            adopted += any(added)
+        if adopted:
+            self.stats["restored"] += adopted
+            self._debug(f"restored {adopted} unsent event(s) from an earlier page")
+        self.persist()
+        return adopted
+
+    # -- consent ---------------------------------------------------------------------
+
+    def set_consent(self, granted: bool) -> None:
+        """Grant: store and send what was kept in memory. Deny: drop it all, store nothing, send nothing."""
+        state = "granted" if granted else "denied"
+        if state == self.consent:
+            return
+        self.consent = state
+        self._debug(f"consent {state}")
+        if granted:
+            self.identity.save(self.storage)
+            self.persist()
+            return
+        dropped = len(self.backlog())
+        for outbox in self.outboxes.values():
+            outbox.clear()
+        self.stats["dropped_consent"] += dropped
+        self._forget_stored()
+
+    def _forget_stored(self) -> None:
+        self.journal.clear()
+        self.session.expire()
+        self.storage.remove(IDENTITY_KEY)
+        self.storage.remove(VISIT_KEY)
 
     def pending(self, destination: str | None = None) -> int:
         if destination is not None:
@@ -136,8 +234,8 @@ class Pipeline:
 
     @property
     def needs_session(self) -> bool:
-        """Glood events wait for a visit id from the init endpoint."""
-        return not self.session.active
+        """Glood events wait for a visit id from the init endpoint (asked for only with consent)."""
+        return self.consent == "granted" and not self.session.active
 
     def start_session(self, visit_id: str) -> None:
         self.session.start(visit_id)
@@ -148,12 +246,22 @@ class Pipeline:
     def flush(self, reason: str) -> FlushReport:
         """Send what is ready, round-robin across destinations, within one keepalive quota."""
         report = FlushReport(reason)
+        if self.consent != "granted":
+            report.deferred = {n: len(o) for n, o in self.outboxes.items() if o}
+            self.persist_if_dirty()
+            return report
+        if self.journal.lost():  # another page adopted our stored backlog: it sends those events now
+            lost = len(self.backlog())
+            for outbox in self.outboxes.values():
+                outbox.clear()
+            self.stats["claimed_elsewhere"] += lost
+            self._debug(f"{lost} event(s) taken over by another page")
         now = self.clock.monotonic_ms()
         final = reason in FINAL_REASONS
         budget = Budget(self.config.keepalive_quota_bytes)
         streams: dict[str, Iterator[Body]] = {}
         for name in DESTINATIONS:
-            if not self.outboxes[name]:
+            if not self.outboxes[name].pending():
                 continue
             if not final and not self.retry[name].ready(now):
                 report.deferred[name] = len(self.outboxes[name])
@@ -173,7 +281,13 @@ class Pipeline:
                     report.deferred[name] = len(self.outboxes[name])
                     del streams[name]
                     continue
-                if self.transport.send(body.url, body.payload, dict(body.headers)):
+                result = self.transport.send(body.url, body.payload, dict(body.headers))
+                if isinstance(result, Receipt):
+                    budget.spend(body.size)
+                    self.outboxes[name].hold(body.event_ids)
+                    report.awaiting.append(body)
+                    result.subscribe(lambda status, retry_after, n=name, b=body: self._settle(n, b, status, retry_after))
+                elif result:
                     budget.spend(body.size)
                     self.outboxes[name].remove(body.event_ids)
                     self.retry[name].succeeded()
@@ -186,10 +300,31 @@ class Pipeline:
                     self.stats[f"refused_{name}"] += 1
                     self._debug(f"{name}: send refused ({body.size} bytes); retry in {delay:.0f} ms")
                     del streams[name]
-        if report.sent or report.refused:
+        if report.sent or report.refused or report.awaiting:
             self._debug(f"flush[{reason}]: {report.events_sent} event(s) in {len(report.sent)} request(s), "
-                        f"{len(report.refused)} refused, waiting {report.deferred}")
+                        f"{len(report.awaiting)} awaiting an answer, {len(report.refused)} refused, "
+                        f"waiting {report.deferred}")
+        self.persist()
         return report
+
+    def _settle(self, name: str, body: Body, status: int | None, retry_after_ms: float | None) -> None:
+        """The answer to a sent body: delivered, to be retried (backoff, Retry-After) or refused for good."""
+        outbox = self.outboxes[name]
+        outcome = outcome_for_status(status)
+        if outcome == "ok":
+            outbox.remove(body.event_ids)
+            self.retry[name].succeeded()
+            self.stats[f"sent_{name}"] += len(body.event_ids)
+        elif outcome == "retry":
+            outbox.release(body.event_ids)
+            delay = self.retry[name].failed(self.clock.monotonic_ms(), retry_after_ms, concurrent=True)
+            self.stats[f"refused_{name}"] += 1
+            self._debug(f"{name}: answered {status}; retry in {delay:.0f} ms")
+        else:
+            outbox.remove(body.event_ids)
+            self.stats[f"dropped_{name}"] += len(body.event_ids)
+            self._debug(f"{name}: answered {status}; {len(body.event_ids)} event(s) dropped")
+        self.persist()
 
     def _bodies(self, name: str, final: bool) -> Iterator[Body] | None:
         """Bodies for a destination, or None while it waits for a visit id.
@@ -206,15 +341,19 @@ class Pipeline:
                        for e in events]
             return genlook_bodies(triples, url=self.config.genlook_url,
                                   max_events=self.config.genlook_max_events,
-                                  max_bytes=self.config.max_body_bytes)
+                                  max_bytes=self.config.max_body_bytes, headers=self._fetch_headers())
         session_id = self.session.visit_id or ""
         pairs = [(e.id, glood_body(e, session_id=session_id, identity=self.identity, config=self.config))
                  for e in events]
         return glood_bodies(pairs, url=self.config.glood_events_url, headers=self._glood_headers())
 
+    def _fetch_headers(self) -> tuple[tuple[str, str], ...]:
+        """Headers mean a fetch (a beacon carries none): with `transport: "fetch"`, a JSON content type."""
+        return (("Content-Type", "application/json"),) if self.config.transport == "fetch" else ()
+
     def _glood_headers(self) -> tuple[tuple[str, str], ...]:
         if not self.config.glood_token:
-            return ()
+            return self._fetch_headers()
         return (("Authorization", f"Bearer {self.config.glood_token}"),
                 ("x-shop", self.config.shop_domain),
                 ("Content-Type", "application/json"))

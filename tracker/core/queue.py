@@ -1,4 +1,4 @@
-"""A destination's outbox: events waiting to be sent, oldest first, each once."""
+"""A destination's outbox: events waiting to be sent, oldest first, each once; some may be in flight."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ __all__ = ["Outbox"]
 
 
 class Outbox:
-    """Insertion-ordered pending events keyed by id; adding an id twice keeps the first."""
+    """Insertion-ordered events keyed by id; adding an id twice keeps the first.
+
+    An event `hold`-en is in flight (sent, answer awaited): not `pending`, still counted and
+    still listed, until it is `remove`d (delivered, dropped) or `release`d (to be sent again).
+    """
 
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
+        self._in_flight: set[str] = set()
 
     def add(self, event: Event) -> bool:
         if event.id in self._events:
@@ -24,9 +29,25 @@ class Outbox:
     def remove(self, ids: Iterable[str]) -> None:
         for event_id in ids:
             self._events.pop(event_id, None)
+            self._in_flight.discard(event_id)
+
+    def hold(self, ids: Iterable[str]) -> None:
+        self._in_flight.update(i for i in ids if i in self._events)
+
+    def release(self, ids: Iterable[str]) -> None:
+        self._in_flight.difference_update(ids)
+
+    def clear(self) -> None:
+        self._events.clear()
+        self._in_flight.clear()
 
     def pending(self) -> list[Event]:
-        return list(self._events.values())
+        """Events ready to be sent: not in flight."""
+        return [e for e in self._events.values() if e.id not in self._in_flight]
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
     def __len__(self) -> int:
         return len(self._events)

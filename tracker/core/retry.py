@@ -51,8 +51,16 @@ class RetryState:
     def ready(self, now_ms: float) -> bool:
         return now_ms >= self.not_before_ms
 
-    def failed(self, now_ms: float, retry_after_ms: float | None = None) -> float:
-        """Record a failure; returns the delay chosen (Retry-After wins when longer)."""
+    def failed(self, now_ms: float, retry_after_ms: float | None = None, *, concurrent: bool = False) -> float:
+        """Record a failure; returns the delay chosen (Retry-After wins when longer).
+
+        `concurrent`: the answer to one of several requests sent together; while a backoff from a
+        sibling's failure is running it is not another attempt (only a longer Retry-After extends it).
+        """
+        if concurrent and now_ms < self.not_before_ms:
+            if retry_after_ms is not None:
+                self.not_before_ms = max(self.not_before_ms, now_ms + retry_after_ms)
+            return self.not_before_ms - now_ms
         self.failures += 1
         delay = self.backoff.delay_ms(self.failures, self.rand)
         if retry_after_ms is not None:

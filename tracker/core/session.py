@@ -32,8 +32,11 @@ class Identity:
         except ValueError:
             pass
         identity = cls(new_id(), new_id())
-        storage.set(IDENTITY_KEY, json.dumps({"user_id": identity.user_id, "client_id": identity.client_id}))
+        identity.save(storage)
         return identity
+
+    def save(self, storage: Storage) -> bool:
+        return storage.set(IDENTITY_KEY, json.dumps({"user_id": self.user_id, "client_id": self.client_id}))
 
 
 class Session:

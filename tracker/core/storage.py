@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
-__all__ = ["Storage", "MemoryStorage", "BrokenStorage"]
+__all__ = ["Storage", "MemoryStorage", "BrokenStorage", "GatedStorage"]
 
 
 class Storage(Protocol):
@@ -16,6 +16,9 @@ class Storage(Protocol):
         """Store a value; False when the store refused it (full, disabled)."""
 
     def remove(self, key: str) -> None: ...
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Stored keys starting with `prefix`."""
 
 
 class MemoryStorage:
@@ -39,6 +42,9 @@ class MemoryStorage:
     def remove(self, key: str) -> None:
         self.data.pop(key, None)
 
+    def keys(self, prefix: str = "") -> list[str]:
+        return [k for k in self.data if k.startswith(prefix)]
+
 
 class BrokenStorage:
     """Storage that is disabled: reads find nothing, writes are refused."""
@@ -51,3 +57,26 @@ class BrokenStorage:
 
     def remove(self, key: str) -> None:
         return None
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return []
+
+
+class GatedStorage:
+    """Storage that writes only while `allowed()` (consent): reads and removals always go through."""
+
+    def __init__(self, inner: Storage, allowed: Callable[[], bool]) -> None:
+        self.inner = inner
+        self.allowed = allowed
+
+    def get(self, key: str) -> str | None:
+        return self.inner.get(key)
+
+    def set(self, key: str, value: str) -> bool:
+        return self.allowed() and self.inner.set(key, value)
+
+    def remove(self, key: str) -> None:
+        self.inner.remove(key)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return self.inner.keys(prefix)

@@ -1,18 +1,53 @@
-"""The transport seam (`send(url, body, headers) -> bool`) and a recording test double."""
+"""The transport seam (`send(url, body, headers) -> bool | Receipt`) and a recording test double."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Union
 
-__all__ = ["Transport", "Sent", "MockTransport"]
+__all__ = ["Transport", "Receipt", "Outcome", "Sent", "MockTransport"]
+
+#: What a request's answer says: HTTP status (None = network failure) and Retry-After in ms (or None).
+Outcome = Callable[[Union[int, None], Union[float, None]], None]
+
+
+class Receipt:
+    """A request handed to the network whose answer will be known later (a `fetch`, unlike a beacon).
+
+    The transport calls `settle(status, retry_after_ms)` once the answer arrives; whoever sent the
+    request `subscribe`s to it, before or after that happens. Truthy: the request did go out.
+    """
+
+    def __init__(self) -> None:
+        self._callback: Outcome | None = None
+        self._outcome: tuple[int | None, float | None] | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self._outcome is not None
+
+    def settle(self, status: int | None, retry_after_ms: float | None = None) -> None:
+        if self._outcome is not None:
+            return
+        self._outcome = (status, retry_after_ms)
+        if self._callback is not None:
+            self._callback(status, retry_after_ms)
+
+    def subscribe(self, callback: Outcome) -> None:
+        self._callback = callback
+        if self._outcome is not None:
+            callback(*self._outcome)
 
 
 class Transport(Protocol):
-    """Hands one request body to the network. True = accepted for delivery; False = nothing was sent."""
+    """Hands one request body to the network.
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> bool: ...
+    True = accepted for delivery (a beacon: nothing more will be known); a `Receipt` = sent, the
+    answer follows (a fetch); False = nothing was sent.
+    """
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> "bool | Receipt": ...
 
 
 @dataclass(frozen=True)
@@ -28,18 +63,40 @@ class Sent:
 
 
 class MockTransport:
-    """Records requests; `handler(url, body, headers) -> bool` decides acceptance (default: accept)."""
+    """Records requests; `handler(url, body, headers)` decides: True/False like a beacon, or a Receipt.
 
-    def __init__(self, handler: Callable[[str, bytes, Mapping[str, str]], bool] | None = None) -> None:
+    `MockTransport.fetch_like()` answers every request with a Receipt kept in `receipts`, for tests
+    to `settle` with a status, as a server would.
+    """
+
+    def __init__(self, handler: Callable[[str, bytes, Mapping[str, str]], "bool | Receipt"] | None = None) -> None:
         self.handler = handler
         self.sent: list[Sent] = []
         self.refused: list[Sent] = []
+        self.receipts: list[tuple[Sent, Receipt]] = []
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> bool:
+    @classmethod
+    def fetch_like(cls) -> "MockTransport":
+        return cls(lambda _url, _body, _headers: Receipt())
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> "bool | Receipt":
         request = Sent(url, bytes(body), dict(headers or {}))
-        ok = True if self.handler is None else bool(self.handler(url, request.body, request.headers))
+        result = True if self.handler is None else self.handler(url, request.body, request.headers)
+        if isinstance(result, Receipt):
+            self.receipts.append((request, result))
+        ok = bool(result)
         (self.sent if ok else self.refused).append(request)
-        return ok
+        return result if isinstance(result, Receipt) else ok
+
+    def unsettled(self) -> list[tuple[Sent, Receipt]]:
+        return [(request, receipt) for request, receipt in self.receipts if not receipt.settled]
+
+    def settle_all(self, status: int | None, retry_after_ms: float | None = None) -> int:
+        """Answer every request still waiting; returns how many were answered."""
+        waiting = self.unsettled()
+        for _request, receipt in waiting:
+            receipt.settle(status, retry_after_ms)
+        return len(waiting)
 
     def bodies(self, url_part: str = "") -> list[Any]:
         return [s.json() for s in self.sent if url_part in s.url]

@@ -1,0 +1,161 @@
+"""The persisted backlog: unsent events kept in storage (one record per page), capped, and adopted later."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any, Collection, Iterable
+
+from .clock import Clock
+from .events import Event, PageContext, event_type
+from .storage import Storage
+
+__all__ = ["JOURNAL_PREFIX", "Entry", "Journal", "event_record", "event_from_record"]
+
+JOURNAL_PREFIX = "glood_tracker:outbox:"
+_VERSION = 1
+_PAGE_FIELDS = tuple(f.name for f in fields(PageContext))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An event and the destinations it still has to reach."""
+
+    event: Event
+    destinations: tuple[str, ...]
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """An event as plain JSON (everything needed to send it again, same id and time)."""
+    page = {name: getattr(event.page, name) for name in _PAGE_FIELDS}
+    return {"id": event.id, "name": event.name, "ts": event.timestamp_ms, "page": page,
+            "data": event.data, "custom": event.custom_data}
+
+
+def event_from_record(record: Any) -> Event:
+    """The Event of `event_record`; ValueError when the record is not one."""
+    if not isinstance(record, dict):
+        raise ValueError("not an object")
+    page = record.get("page")
+    ident, name, ts = record.get("id"), record.get("name"), record.get("ts")
+    data, custom = record.get("data", {}), record.get("custom", {})
+    if not (isinstance(ident, str) and ident and isinstance(name, str) and isinstance(ts, int)
+            and isinstance(page, dict) and isinstance(data, dict) and isinstance(custom, dict)):
+        raise ValueError("missing or mistyped fields")
+    event_type(name)  # TrackError (a ValueError) for names this version does not know
+    if any(not isinstance(v, (str, int, type(None))) or isinstance(v, bool) for v in page.values()):
+        raise ValueError("page fields must be strings, integers or null")
+    try:
+        context = PageContext(**{k: v for k, v in page.items() if k in _PAGE_FIELDS})
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    return Event(id=ident, name=name, timestamp_ms=ts, page=context, data=data, custom_data=custom)
+
+
+class Journal:
+    """This page's unsent events in `storage` under `glood_tracker:outbox:<tab_id>`.
+
+    `fit` applies the caps (age, then bytes: oldest dropped first); `save` mirrors the backlog;
+    `claim` takes over the records of pages that are gone (another tab closed, the previous page
+    of this tab), removing them so no other page sends them too.
+    """
+
+    def __init__(self, storage: Storage, tab_id: str, clock: Clock, *, max_bytes: int, max_age_ms: int,
+                 stale_ms: int = 5 * 60 * 1000) -> None:
+        self.storage = storage
+        self.tab_id = tab_id
+        self.clock = clock
+        self.max_bytes = max_bytes
+        self.max_age_ms = max_age_ms
+        self.stale_ms = stale_ms
+        self._encoded: dict[str, str] = {}
+        self._written = False
+
+    @property
+    def key(self) -> str:
+        return JOURNAL_PREFIX + self.tab_id
+
+    def _encode(self, entry: Entry) -> str:
+        event_json = self._encoded.get(entry.event.id)
+        if event_json is None:
+            event_json = json.dumps(event_record(entry.event), separators=(",", ":"), ensure_ascii=False)
+            self._encoded[entry.event.id] = event_json
+        return '{"d":' + json.dumps(list(entry.destinations)) + ',"e":' + event_json + "}"
+
+    def fit(self, entries: Iterable[Entry]) -> tuple[list[Entry], list[Entry], list[Entry]]:
+        """(kept, expired, overflow): drop events older than max_age, then the oldest until under max_bytes."""
+        now = self.clock.now_ms()
+        ordered = sorted(entries, key=lambda e: e.event.timestamp_ms)
+        expired = [e for e in ordered if now - e.event.timestamp_ms > self.max_age_ms]
+        kept = [e for e in ordered if now - e.event.timestamp_ms <= self.max_age_ms]
+        sizes = [len(self._encode(e).encode("utf-8")) + 1 for e in kept]
+        total = sum(sizes) + 64
+        cut = 0
+        while total > self.max_bytes and cut < len(kept):
+            total -= sizes[cut]
+            cut += 1
+        return kept[cut:], expired, kept[:cut]
+
+    def save(self, entries: list[Entry]) -> bool:
+        """Write the backlog (remove the record when empty); False when storage refused it."""
+        live = {e.event.id for e in entries}
+        for stale in [i for i in self._encoded if i not in live]:
+            del self._encoded[stale]
+        if not entries:
+            self.storage.remove(self.key)
+            self._written = False
+            return True
+        text = ('{"v":%d,"tab":%s,"seen":%d,"events":[' % (_VERSION, json.dumps(self.tab_id), self.clock.now_ms())
+                + ",".join(self._encode(e) for e in entries) + "]}")
+        self._written = self.storage.set(self.key, text)
+        return self._written
+
+    def lost(self) -> bool:
+        """True when our record was written and is now gone: another page claimed it."""
+        return self._written and self.storage.get(self.key) is None
+
+    def claim(self, alive: Collection[str] | None, previous: str | None = None) -> tuple[list[Entry], int]:
+        """Take over other pages' records: `previous` (this tab's last page) and those whose tab is not
+        `alive` (or, when liveness is unknown, not seen for `stale_ms`). Returns (entries, corrupt records)."""
+        taken: list[Entry] = []
+        corrupt = 0
+        now = self.clock.now_ms()
+        for key in self.storage.keys(JOURNAL_PREFIX):
+            tab = key[len(JOURNAL_PREFIX):]
+            if tab == self.tab_id:
+                continue
+            raw = self.storage.get(key)
+            record = _parse(raw)
+            if record is None:
+                corrupt += 1
+                self.storage.remove(key)
+                continue
+            if alive is not None and tab in alive:
+                continue
+            gone = tab == previous or alive is not None or now - record["seen"] > self.stale_ms
+            if not gone:
+                continue
+            self.storage.remove(key)
+            for item in record["events"]:
+                try:
+                    destinations = tuple(d for d in item["d"] if isinstance(d, str))
+                    taken.append(Entry(event_from_record(item["e"]), destinations))
+                except (ValueError, KeyError, TypeError):
+                    corrupt += 1
+        return taken, corrupt
+
+    def clear(self) -> None:
+        self._encoded.clear()
+        self._written = False
+        self.storage.remove(self.key)
+
+
+def _parse(raw: str | None) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if (isinstance(record, dict) and record.get("v") == _VERSION and isinstance(record.get("seen"), int)
+            and isinstance(record.get("events"), list)):
+        return record
+    return None
