@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.core.retry import Backoff, RetryState, outcome_for_status
+from tracker.core.retry import Backoff, RetryState, outcome_for_status, parse_retry_after
 
 
 def test_delays_grow_exponentially_up_to_the_cap():
@@ -95,3 +95,13 @@ def test_success_resets_the_streak():
     state.succeeded()
     assert (state.failures, state.not_before_ms, state.ready(0)) == (0, 0.0, True)
     assert state.failed(0) == 1000
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("120", 120_000.0), (" 0 ", 0.0), (None, None), ("", None), ("soon", None), ("-5", None), ("1.5", None),
+    ("Thu, 16 Apr 2026 10:30:00 GMT", 1_776_335_400_000 - 1_776_335_398_000),
+    ("Thu, 16 Apr 2026 10:00:00 GMT", 0.0),
+])
+def test_parse_retry_after(value, expected):
+    """Retry-After as delay-seconds or HTTP-date becomes ms from now; junk becomes None; the past becomes 0."""
+    assert parse_retry_after(value, now_ms=1_776_335_398_000) == expected

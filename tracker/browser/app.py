@@ -18,12 +18,35 @@ from .dom import CART_ADD_FORM, PRODUCT_SELECTOR, SECTION_SELECTOR, PageData, ca
     js_to_python, page_context, page_data, product_ref, read_json_tag, section_track
 from .ffi import Bindings, js_object, nullable
 from .observers import SectionWatcher
-from .platform import BeaconTransport, BrowserClock, LocalStorage
+from .platform import BeaconTransport, BrowserClock, WebStorage
 
 __all__ = ["BrowserTracker", "start", "read_config"]
 
 PAGE_EVENTS = {"product": "product_viewed", "collection": "collection_viewed", "cart": "cart_viewed"}
 INIT_ATTEMPTS_BEFORE_FALLBACK = 3
+#: sessionStorage key: the id of this tab's latest page (its stored backlog is ours to adopt).
+TAB_KEY = "glood_tracker:tab"
+#: Web Locks: each page holds `<prefix><tab id>` while alive; adoption runs under ADOPT_LOCK.
+TAB_LOCK_PREFIX = "glood_tracker:tab:"
+ADOPT_LOCK = "glood_tracker:adopt"
+PERSIST_DELAY_MS = 100
+
+
+def shopify_consent() -> str | None:
+    """Consent from Shopify's Customer Privacy API, if the page has it: granted, denied or pending."""
+    shopify = nullable(getattr(js.window, "Shopify", None))
+    privacy = nullable(getattr(shopify, "customerPrivacy", None)) if shopify is not None else None
+    if privacy is None:
+        return None
+    try:
+        if bool(privacy.analyticsProcessingAllowed()):
+            return "granted"
+        visitor = nullable(privacy.currentVisitorConsent())
+        analytics = str(nullable(getattr(visitor, "analytics", None)) or "") if visitor is not None else ""
+    except Exception as exc:  # noqa: BLE001 - a half-loaded or unusual privacy API
+        js.console.warn(f"[glood-tracker] customer privacy API unreadable ({exc}); waiting for consent")
+        return "pending"
+    return "denied" if analytics == "no" else "pending"
 
 
 def _log(message: str) -> None:
@@ -51,8 +74,14 @@ class BrowserTracker:
         self.config = config
         self.bindings = Bindings()
         self.clock = BrowserClock()
-        self.pipeline = Pipeline(config, BeaconTransport(), clock=self.clock, storage=LocalStorage(),
-                                 log=_log)
+        self.tab_id = uuid4_ids()
+        tabs = WebStorage("sessionStorage")
+        self.previous_tab = tabs.get(TAB_KEY)
+        tabs.set(TAB_KEY, self.tab_id)
+        self.pipeline = Pipeline(config, BeaconTransport(), clock=self.clock, storage=WebStorage("localStorage"),
+                                 log=_log, tab_id=self.tab_id, consent=shopify_consent())
+        self._persist_timer = self.bindings.timer(self.pipeline.persist_if_dirty, "persist timer")
+        self._release_tab_lock: Any = None
         self.page_data: PageData = page_data()
         self.page = page_context(self.page_data, uuid4_ids())
         self.api = self._api_object()
@@ -62,6 +91,7 @@ class BrowserTracker:
             on_view=lambda track: self._section_event("glood:section:view", track),
         )
         self._init_task: Any = None
+        self._init_adoption: Any = None
         self.stopped = False
 
     # -- boot --------------------------------------------------------------------------
@@ -74,7 +104,9 @@ class BrowserTracker:
         self.bindings.listen(js.document, "submit", self._on_submit, capture=True)
         self.bindings.listen(js.document, "visibilitychange", self._on_visibility)
         self.bindings.listen(js.window, "pagehide", lambda _e: self.flush("pagehide"))
+        self.bindings.listen(js.document, "visitorConsentCollected", self._on_consent_collected)
         self.bindings.interval(self._on_interval, self.config.flush_interval_ms, "flush timer")
+        self._adopt_earlier_pages()
         self._ensure_session()
         self.api.ready = True
         js.document.documentElement.dataset.gloodTracker = "ready"
@@ -113,6 +145,9 @@ class BrowserTracker:
         api.flush = self.bindings.proxy(lambda: self.flush("manual").events_sent, "gloodTracker.flush")
         api.stop = self.bindings.proxy(self.stop, "gloodTracker.stop")
         api.pending = self.bindings.proxy(lambda: self.pipeline.pending(), "gloodTracker.pending")
+        api.setConsent = self.bindings.proxy(lambda granted=None: self.set_consent(bool(granted)),
+                                             "gloodTracker.setConsent")
+        api.status = self.bindings.proxy(lambda: js_object(self.status()), "gloodTracker.status")
         api.version = LIB_VERSION
         api.ready = False
         return api
@@ -127,8 +162,27 @@ class BrowserTracker:
         except TrackError as exc:
             js.console.error(f"[glood-tracker] track({name!r}) rejected: {exc}")
             return None
+        if event is None:
+            self._debug(f"{name} not tracked: consent denied")
+            return None
         self._after_track(event)
+        if not self.stopped:
+            self._persist_timer.schedule(PERSIST_DELAY_MS)
         return event.id
+
+    def set_consent(self, granted: bool) -> None:
+        """The visitor's analytics consent: grant sends what waited in memory; denial drops it all."""
+        self.pipeline.set_consent(granted)
+        if granted:
+            self._ensure_session()
+            self.flush("consent")
+
+    def status(self) -> dict[str, Any]:
+        """What the tracker holds, for people and tests: consent, queue, ids, counters."""
+        return {"consent": self.pipeline.consent, "pending": self.pipeline.pending(),
+                "in_flight": max(o.in_flight for o in self.pipeline.outboxes.values()),
+                "tab_id": self.tab_id, "client_id": self.pipeline.identity.client_id,
+                "session_id": self.pipeline.session.visit_id, "stats": dict(self.pipeline.stats)}
 
     def _js_track(self, name: Any = None, data: Any = None, custom_data: Any = None) -> str | None:
         try:
@@ -152,6 +206,8 @@ class BrowserTracker:
         self.pipeline.flush("hidden")
         self.api.ready = False
         js.document.documentElement.dataset.gloodTracker = "stopped"
+        if self._release_tab_lock is not None:
+            self._release_tab_lock()
         self.bindings.destroy()
 
     # -- DOM events ---------------------------------------------------------------------
@@ -197,17 +253,69 @@ class BrowserTracker:
         if self.pipeline.pending():
             self.flush("timer")
 
+    def _on_consent_collected(self, event: Any) -> None:
+        detail = nullable(getattr(event, "detail", None))
+        allowed = nullable(getattr(detail, "analyticsAllowed", None)) if detail is not None else None
+        if allowed is None:
+            consent = shopify_consent()
+            if consent is None or consent == "pending":
+                return
+            allowed = consent == "granted"
+        self.set_consent(bool(allowed))
+
+    # -- earlier pages' backlog -------------------------------------------------------------
+
+    def _adopt_earlier_pages(self) -> None:
+        """Send what earlier pages stored and could not send: this tab's previous page, and closed tabs.
+
+        With Web Locks each page holds a lock named after its tab id for its lifetime, so a page
+        is gone exactly when its lock is free; the claim itself runs under one shared lock so two
+        tabs never take the same backlog. Without Web Locks, staleness decides (Journal.claim).
+        """
+        locks = nullable(getattr(js.navigator, "locks", None))
+        if locks is None:
+            self._adopt(None)
+            return
+
+        def keep_lock(_lock: Any) -> Any:
+            return js.Promise.new(self.bindings.proxy(self._hold_tab_lock, "tab lock"))
+
+        locks.request(TAB_LOCK_PREFIX + self.tab_id, self.bindings.proxy(keep_lock, "tab lock"))
+        self._init_adoption = asyncio.ensure_future(self._adopt_with_locks(locks))
+
+    def _hold_tab_lock(self, resolve: Any, _reject: Any) -> None:
+        self._release_tab_lock = resolve
+
+    async def _adopt_with_locks(self, locks: Any) -> None:
+        try:
+            snapshot = await locks.query()
+            names = [nullable(getattr(lock, "name", None)) for group in (snapshot.held, snapshot.pending)
+                     for lock in group]
+            alive = {str(n)[len(TAB_LOCK_PREFIX):] for n in names
+                     if n is not None and str(n).startswith(TAB_LOCK_PREFIX)}
+            alive.add(self.tab_id)
+            await locks.request(ADOPT_LOCK, self.bindings.proxy(lambda _lock: self._adopt(alive), "adopt"))
+        except Exception as exc:  # noqa: BLE001 - Web Locks refused (e.g. an opaque origin)
+            self._debug(f"Web Locks unavailable ({exc}); adopting stale backlogs only")
+            self._adopt(None)
+
+    def _adopt(self, alive: Any) -> None:
+        if self.stopped:
+            return
+        if self.pipeline.adopt(alive, self.previous_tab) and self.pipeline.session.active:
+            self.flush("restore")
+
     # -- session --------------------------------------------------------------------------
 
     def _ensure_session(self) -> None:
-        if self.pipeline.session.active or (self._init_task is not None and not self._init_task.done()):
+        if not self.pipeline.needs_session or (self._init_task is not None and not self._init_task.done()):
             return
         self._init_task = asyncio.ensure_future(self._init_session())
 
     async def _init_session(self) -> None:
         backoff = Backoff(base_ms=500, cap_ms=30_000)
         attempt = 0
-        while not self.stopped and not self.pipeline.session.active:
+        while not self.stopped and self.pipeline.needs_session:
             attempt += 1
             try:
                 visit_id = await self._request_visit()

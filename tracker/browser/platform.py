@@ -1,4 +1,4 @@
-"""Browser implementations of the core's seams: clock, localStorage, beacon/fetch transport."""
+"""Browser implementations of the core's seams: clock, Web Storage, beacon/fetch transport."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any, Mapping
 
 import js
 
-from .ffi import js_object
+from ..core.retry import parse_retry_after
+from ..core.transport import Receipt
+from .ffi import js_object, nullable
 
-__all__ = ["BrowserClock", "LocalStorage", "BeaconTransport"]
+__all__ = ["BrowserClock", "WebStorage", "LocalStorage", "BeaconTransport"]
 
 
 class BrowserClock:
@@ -21,18 +23,18 @@ class BrowserClock:
         return float(js.performance.now())
 
 
-class LocalStorage:
-    """window.localStorage that never throws: disabled, full or blocked storage reads as empty."""
+class WebStorage:
+    """window.localStorage (or sessionStorage) that never throws: disabled, full or blocked storage reads as empty."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "localStorage") -> None:
         try:
-            self._store: Any = js.window.localStorage
+            self._store: Any = nullable(getattr(js.window, name))
         except Exception:  # noqa: BLE001 - a SecurityError when storage is blocked
             self._store = None
 
     def get(self, key: str) -> str | None:
         try:
-            value = self._store.getItem(key) if self._store is not None else None
+            value = nullable(self._store.getItem(key)) if self._store is not None else None
         except Exception:  # noqa: BLE001
             return None
         return None if value is None else str(value)
@@ -53,14 +55,25 @@ class LocalStorage:
         except Exception:  # noqa: BLE001
             pass
 
+    def keys(self, prefix: str = "") -> list[str]:
+        try:
+            if self._store is None:
+                return []
+            names = [nullable(self._store.key(i)) for i in range(int(self._store.length))]
+        except Exception:  # noqa: BLE001
+            return []
+        return [str(n) for n in names if n is not None and str(n).startswith(prefix)]
+
+
+def LocalStorage() -> WebStorage:  # noqa: N802 - kept as the name the rest of the layer uses
+    return WebStorage("localStorage")
+
 
 class BeaconTransport:
-    """navigator.sendBeacon with a JSON Blob; fetch(keepalive) when headers (a bearer token) are needed."""
+    """navigator.sendBeacon with a JSON Blob; fetch(keepalive) when headers are needed (bearer token, or the
+    `fetch` transport), which answers later through a Receipt."""
 
-    def __init__(self, log: Any = None) -> None:
-        self._log = log
-
-    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> bool:
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> "bool | Receipt":
         text = body.decode("utf-8")
         if headers:
             return self._fetch(url, text, dict(headers))
@@ -71,7 +84,7 @@ class BeaconTransport:
             js.console.error(f"[glood-tracker] sendBeacon to {url} failed: {exc}")
             return False
 
-    def _fetch(self, url: str, text: str, headers: dict[str, str]) -> bool:
+    def _fetch(self, url: str, text: str, headers: dict[str, str]) -> "bool | Receipt":
         try:
             promise = js.fetch(url, js_object({
                 "method": "POST", "body": text, "headers": headers,
@@ -80,15 +93,18 @@ class BeaconTransport:
         except Exception as exc:  # noqa: BLE001
             js.console.error(f"[glood-tracker] fetch to {url} failed: {exc}")
             return False
+        receipt = Receipt()
+
+        def answered(response: Any) -> None:
+            retry_after = parse_retry_after(nullable(response.headers.get("Retry-After")), int(js.Date.now()))
+            if not response.ok:
+                js.console.warn(f"[glood-tracker] {url} answered {response.status}")
+            receipt.settle(int(response.status), retry_after)
+
+        def failed(error: Any) -> None:
+            js.console.warn(f"[glood-tracker] request to {url} failed: {error}")
+            receipt.settle(None, None)
+
         # JsPromise.then/catch take Python callables and manage their proxies themselves.
-        promise.then(_check_response).catch(_report_failure)
-        return True
-
-
-def _check_response(response: Any) -> None:
-    if not response.ok:
-        js.console.warn(f"[glood-tracker] {response.url} answered {response.status}")
-
-
-def _report_failure(error: Any) -> None:
-    js.console.warn(f"[glood-tracker] keepalive request failed: {error}")
+        promise.then(answered).catch(failed)
+        return receipt

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Callable
 
-__all__ = ["Backoff", "RetryState", "outcome_for_status"]
+__all__ = ["Backoff", "RetryState", "outcome_for_status", "parse_retry_after"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,22 @@ def outcome_for_status(status: int | None) -> str:
     if status in (408, 429) or status >= 500:
         return "retry"
     return "drop"
+
+
+def parse_retry_after(value: str | None, now_ms: int) -> float | None:
+    """A Retry-After header (delay-seconds or an HTTP-date) as ms from now; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text) * 1000.0
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() * 1000.0 - now_ms)
 
 
 class RetryState:
