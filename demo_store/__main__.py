@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Genlook endpoint the tracker delivers to (default: %(default)s)")
     parser.add_argument("--glood-token", default=None,
                         help="require and send this bearer token for Glood events (default: none)")
+    parser.add_argument("--consent-banner", action="store_true",
+                        help="ask visitors for analytics consent first (a Shopify Customer Privacy API stand-in)")
     parser.add_argument("--shop-domain", default="demo-store.myshopify.com", help="shop domain (default: %(default)s)")
     return parser.parse_args(argv)
 
@@ -31,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = Settings(db_path=args.db, shop_domain=args.shop_domain, glood_url=args.glood_url,
-                        genlook_url=args.genlook_url, glood_token=args.glood_token or None)
+                        genlook_url=args.genlook_url, glood_token=args.glood_token or None,
+                        consent_banner=args.consent_banner)
     url = f"http://{args.host}:{args.port}"
     print(f"Demo store on {url}/  (received events: {url}/_collector)", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")

@@ -129,6 +129,8 @@ def _page(request: Request, *, title: str, main: str, context: dict[str, Any], s
     cart = load_cart(state, token)
     page_context = {**context, "cart": cart.to_json()}
     head = json_script("glood-page", page_context)
+    if state.settings.consent_banner:
+        head += '\n<script src="/static/consent.js"></script>'
     if tracked:
         head += "\n" + tracker_embed(state.settings)
     html = render("layout", title=esc(title), head=head, nav=_nav(state, cart, request.url.path), main=main)

@@ -26,6 +26,7 @@ class Settings:
     `glood_url` is the Glood API base ("" = this origin); `glood_token`, when set, is required as
     `Authorization: Bearer <token>` by the Glood events endpoint and handed to the tracker.
     `tracker_overrides` is merged into the tracker config rendered in every page.
+    `consent_banner` asks each visitor for analytics consent (Shopify's Customer Privacy API, stood in).
     """
 
     db_path: str = "var/demo.sqlite3"
@@ -34,6 +35,8 @@ class Settings:
     genlook_url: str = GENLOOK_EVENTS_PATH
     glood_token: str | None = None
     tracker_overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: Show a consent banner backed by a stand-in of Shopify's Customer Privacy API; the tracker waits for it.
+    consent_banner: bool = False
     static_dir: Path = REPO_ROOT / "static"
     tracker_dir: Path = REPO_ROOT / "tracker"
 

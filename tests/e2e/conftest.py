@@ -67,9 +67,31 @@ def cross_store_server(tmp_path_factory: pytest.TempPathFactory,
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def consent_store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A demo store that asks for analytics consent first (Shopify Customer Privacy API stand-in)."""
+    server = _serve(Settings(db_path=str(tmp_path_factory.mktemp("consent") / "demo.sqlite3"), consent_banner=True))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def collector(store_server: LiveServer) -> Collector:
-    return Collector(store_server.url)
+def collector(store_server: LiveServer) -> Iterator[Collector]:
+    """The store's collectors; any fault a test arms is disarmed after it."""
+    collector = Collector(store_server.url)
+    yield collector
+    for destination, endpoint in (("glood", "events"), ("glood", "init"), ("genlook", "events")):
+        collector.fail(destination, 0, endpoint=endpoint)
+
+
+@pytest.fixture
+def consent_collector(consent_store_server: LiveServer) -> Collector:
+    return Collector(consent_store_server.url)
+
+
+@pytest.fixture
+def consent_store(page: Page, consent_store_server: LiveServer) -> StorePage:
+    return StorePage(page, consent_store_server.url)
 
 
 @pytest.fixture

@@ -56,6 +56,27 @@ class Collector:
     def stats(self) -> dict[str, Any]:
         return self._get("/_collector/stats.json")
 
+    def fail(self, destination: str, times: int, *, status: int = 503, endpoint: str = "events",
+             retry_after: int | None = None) -> None:
+        """Make the next `times` requests to a stand-in answer `status` (0 = work again)."""
+        body = json.dumps({"destination": destination, "endpoint": endpoint, "fail_next": times, "status": status,
+                           "retry_after": retry_after}).encode()
+        request = urllib.request.Request(f"{self.base_url}/_collector/faults", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["ok"] is True
+
+    def wait_for_stats(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
+        """Poll the stats until `predicate(stats)` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if predicate(stats):
+                return stats
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for collector stats; last {stats}")
+            time.sleep(0.1)
+
     def wait_for(self, destination: str, predicate: Callable[[list[dict[str, Any]]], bool],
                  timeout: float = 15.0, **filters: Any) -> list[dict[str, Any]]:
         """Poll until `predicate(events)` holds; fails with what arrived when it never does."""
@@ -112,6 +133,15 @@ class StorePage:
 
     def flush(self) -> int:
         return self.page.evaluate("window.gloodTracker.flush()")
+
+    def status(self) -> dict[str, Any]:
+        """The tracker's own account: consent, pending, in_flight, tab_id, client_id, session_id, stats."""
+        return self.page.evaluate("window.gloodTracker.status()")
+
+    def stored_keys(self) -> list[str]:
+        """The tracker's keys in localStorage."""
+        return self.page.evaluate(
+            "Object.keys(localStorage).filter(k => k.startsWith('glood_tracker:')).sort()")
 
     def scroll_to(self, selector: str) -> None:
         self.page.locator(selector).scroll_into_view_if_needed()
