@@ -175,3 +175,25 @@ def test_throwing_storage_never_breaks_the_page_or_the_tracker(store: StorePage,
     store.flush()
     collector.wait_for("glood", lambda ev: event_id in _ids(ev), client_id=client_id)
     collector.wait_for("genlook", lambda ev: event_id in _ids(ev), client_id=client_id)
+
+
+def test_beacon_events_waiting_for_a_visit_survive_a_reload(store: StorePage, collector: Collector,
+                                                            console_errors: list[str]) -> None:
+    """With the default beacon transport and Glood's init failing, Glood events wait, are stored, survive a
+    reload, and are sent once the visit starts; Genlook, which stops waiting, gets each event once too."""
+    collector.fail("glood", DOWN, endpoint="init")
+    store.open("/")
+    client_id = store.status()["client_id"]
+    tracked = [store.track("checkout_started", {"checkout": {"n": i}}) for i in range(3)]
+    store.page.wait_for_function("window.gloodTracker.status().stats.sent_genlook >= 5", timeout=30_000)
+    assert any(k.startswith("glood_tracker:outbox:") for k in store.stored_keys())
+    store.page.reload()
+    store.wait_ready()
+    store.page.wait_for_function("window.gloodTracker.status().stats.restored >= 5")
+    collector.fail("glood", 0, endpoint="init")
+    glood = collector.wait_for("glood", lambda ev: set(tracked) <= set(_ids(ev)), timeout=45, client_id=client_id)
+    genlook = collector.wait_for("genlook", lambda ev: set(_ids(glood)) <= set(_ids(ev)), timeout=45,
+                                 client_id=client_id)
+    assert max(_ids(glood).values()) == 1 and all(e["deliveries"] == 1 for e in glood + genlook)
+    assert len({e["session_id"] for e in glood}) == 1
+    _only_failed_requests(console_errors, 503)
