@@ -209,6 +209,10 @@ class BrowserTracker:
         if self._release_tab_lock is not None:
             self._release_tab_lock()
         self.bindings.destroy()
+        # The API's Python functions are gone: plain JavaScript stand-ins keep late callers from throwing.
+        for name, answer in (("track", "null"), ("flush", "0"), ("pending", "0"), ("setConsent", "undefined"),
+                             ("status", "null"), ("stop", "undefined")):
+            setattr(self.api, name, js.Function.new(f"return {answer};"))
 
     # -- DOM events ---------------------------------------------------------------------
 
