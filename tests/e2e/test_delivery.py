@@ -123,3 +123,25 @@ def test_bad_track_input_is_reported_and_other_events_flow(store: StorePage, col
     assert len(rejected) == 4, console_errors
     assert any("no_such_event" in m for m in rejected)
     assert any("bytes" in m for m in rejected)
+
+
+def test_removing_a_cart_line_is_tracked(store: StorePage, collector: Collector) -> None:
+    """Remove on the cart page sends product_removed_from_cart for that line's product and variant."""
+    store.open("/products/classic-oxford-shirt")
+    client_id = store.client_id
+    variant = store.page.locator(".add-form [name=id]").input_value()
+    product = store.page.evaluate("JSON.parse(document.getElementById('glood-page').textContent).product.id")
+    with store.page.expect_navigation():
+        store.page.locator(".add-form button[type=submit]").click()
+    store.wait_ready()
+    line = store.page.evaluate("""(v) => JSON.parse(document.getElementById('glood-page').textContent)
+        .cart.lines.findIndex(l => l.variant_id === v) + 1""", variant)
+    assert line >= 1
+    with store.page.expect_navigation():
+        store.page.locator("form[action='/cart/change'] button").nth(line - 1).click()
+    store.wait_ready()
+    events = collector.wait_for_names("glood", ["product_removed_from_cart"], client_id=client_id)
+    (removed,) = [e for e in events if e["name"] == "product_removed_from_cart"]
+    assert removed["event"]["data"]["cartLine"]["merchandise"] == {"id": variant, "product": {"id": product}}
+    assert removed["body"]["page_type"] == "cart"
+    collector.wait_for_names("genlook", ["cart_page:cart_remove"], client_id=client_id)

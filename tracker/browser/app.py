@@ -8,14 +8,15 @@ from typing import Any
 
 import js
 
+from ..core.cart import removed_line
 from ..core.config import Config, ConfigError
 from ..core.encoders import LIB_VERSION, json_bytes
 from ..core.events import Event, SectionTrack, TrackError
 from ..core.ids import uuid4_ids
 from ..core.pipeline import Pipeline
 from ..core.retry import Backoff
-from .dom import CART_ADD_FORM, PRODUCT_SELECTOR, SECTION_SELECTOR, PageData, cart_add, closest, \
-    js_to_python, page_context, page_data, product_ref, read_json_tag, section_track
+from .dom import CART_ADD_FORM, CART_CHANGE_FORM, PRODUCT_SELECTOR, SECTION_SELECTOR, PageData, cart_add, closest, \
+    cart_change, js_to_python, page_context, page_data, product_ref, read_json_tag, section_track
 from .ffi import Bindings, js_object, nullable
 from .observers import SectionWatcher
 from .platform import BeaconTransport, BrowserClock, WebStorage
@@ -239,7 +240,15 @@ class BrowserTracker:
 
     def _on_submit(self, event: Any) -> None:
         form = nullable(event.target)
-        if form is None or getattr(form, "matches", None) is None or not form.matches(CART_ADD_FORM):
+        if form is None or getattr(form, "matches", None) is None:
+            return
+        if form.matches(CART_CHANGE_FORM):
+            removed = removed_line(self.page_data.get("cart"), cart_change(form))
+            if removed is not None:
+                self._emit("product_removed_from_cart", removed)
+                self.flush("cart_change")
+            return
+        if not form.matches(CART_ADD_FORM):
             return
         added = cart_add(form)
         if added.section is not None:

@@ -8,11 +8,12 @@ from typing import Any
 
 import js
 
+from ..core.cart import CartChange
 from ..core.events import PAGE_TYPES, PageContext, ProductRef, SectionTrack
 from .ffi import nullable
 
 __all__ = [
-    "SECTION_SELECTOR", "PRODUCT_SELECTOR", "CART_ADD_FORM",
+    "SECTION_SELECTOR", "PRODUCT_SELECTOR", "CART_ADD_FORM", "CART_CHANGE_FORM", "cart_change",
     "Intersection", "CartAdd", "PageData",
     "read_json_tag", "js_to_python", "page_data", "page_context", "section_track", "product_ref",
     "intersection", "cart_add", "closest",
@@ -21,6 +22,7 @@ __all__ = [
 SECTION_SELECTOR = "[data-glood-section]"
 PRODUCT_SELECTOR = "[data-glood-product-id]"
 CART_ADD_FORM = 'form[action$="/cart/add"]'
+CART_CHANGE_FORM = 'form[action$="/cart/change"]'
 
 
 @dataclass(frozen=True)
@@ -193,3 +195,13 @@ def cart_add(form: Any) -> CartAdd:
             acted = ProductRef(ref.product_id, variant_id or ref.variant_id, quantity)
             section = section_track(section_el, (acted,))
     return CartAdd(variant_id, quantity, product_id, section)
+
+
+def _field(form: Any, name: str) -> str | None:
+    el = nullable(form.querySelector(f'[name="{name}"]'))
+    return _opt_str(el.value) if el is not None else None
+
+
+def cart_change(form: Any) -> CartChange:
+    """The fields of a submitted `/cart/change` form."""
+    return CartChange(line=_field(form, "line"), variant_id=_field(form, "id"), quantity=_field(form, "quantity"))
