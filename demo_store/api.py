@@ -1,4 +1,5 @@
-"""JSON API plumbing shared by the stand-ins: errors, CORS, bounded JSON bodies, one endpoint wrapper."""
+"""JSON API plumbing shared by the stand-ins: errors, CORS, bounded JSON bodies, injected faults, one endpoint
+wrapper."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from starlette.routing import Route
 from .schemas import Schema
 from .settings import AppState, app_state
 
-__all__ = ["MAX_BODY_BYTES", "Rejection", "Payload", "Handler", "json_error", "cors_headers", "content_type",
-           "read_body", "read_json", "json_api_route"]
+__all__ = ["MAX_BODY_BYTES", "EXPOSED_HEADERS", "Rejection", "Payload", "Handler", "json_error", "cors_headers",
+           "content_type", "read_body", "read_json", "json_api_route"]
 
 MAX_BODY_BYTES = 65536
 JSON_TYPES = ("application/json", "text/plain")
 ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_ALLOWED_HEADERS = "content-type, authorization, x-shop"
+#: Response headers a cross-origin `fetch` may read (Retry-After tells the tracker when to try again).
+EXPOSED_HEADERS = "Retry-After"
 
 
 class Rejection(Exception):
@@ -96,6 +99,25 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+async def _discard_body(request: Request, limit: int = MAX_BODY_BYTES) -> None:
+    """Read and drop up to `limit` bytes of the body (unparsed), so the connection stays usable."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return
+
+
+async def _injected_failure(request: Request, state: AppState, destination: str, endpoint: str) -> None:
+    """Raise the Rejection of the endpoint's armed fault, using up one of its failures; nothing when unarmed."""
+    fault = state.db.take_fault(destination, endpoint)
+    if fault is None:
+        return
+    await _discard_body(request)
+    headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+    raise Rejection(fault.status, f"injected failure ({fault.remaining} left)", headers)
+
+
 async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Payload:
     """The body as JSON; 415 for content types other than JSON or text (beacons), 413 past `limit` bytes."""
     kind = content_type(request)
@@ -118,20 +140,24 @@ def _check_bearer(request: Request, token: str) -> None:
 
 
 def json_api_route(path: str, schema: Schema, handle: Handler, *, destination: str | None = None,
-                   authenticated: bool = False) -> Route:
+                   fault_endpoint: str | None = None, authenticated: bool = False) -> Route:
     """A CORS-enabled `POST` JSON endpoint: checks method, token, type, size, JSON and schema, then `handle`s.
 
     `handle` returns the JSON answer or raises Rejection. Every rejection of a collector
-    (`destination` set) is counted in the stats with its status. `authenticated` endpoints
-    require the settings' `glood_token`, when one is set.
+    (`destination` set) is counted in the stats with its status. A collector endpoint with a
+    `fault_endpoint` name first answers the failures armed for (destination, fault_endpoint), before
+    any other check (preflights are never failed). `authenticated` endpoints require the settings'
+    `glood_token`, when one is set. Every answer but the preflight exposes Retry-After to scripts.
     """
 
     async def endpoint(request: Request) -> Response:
         if request.method == "OPTIONS":
             return _preflight(request)
         state = app_state(request)
-        cors = cors_headers(request)
+        cors = {**cors_headers(request), "Access-Control-Expose-Headers": EXPOSED_HEADERS}
         try:
+            if request.method == "POST" and destination is not None and fault_endpoint is not None:
+                await _injected_failure(request, state, destination, fault_endpoint)
             if request.method != "POST":
                 raise Rejection(405, f"method {request.method} not allowed; use POST", {"Allow": "POST, OPTIONS"})
             if authenticated and state.settings.glood_token:

@@ -1,4 +1,5 @@
-"""Stand-ins for the two ingestion APIs (and Glood's session init), plus routes to inspect what arrived."""
+"""Stand-ins for the two ingestion APIs (and Glood's session init), plus routes to inspect what arrived
+and to make them fail on purpose."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .api import Payload, Rejection, json_api_route, json_error
-from .schemas import GENLOOK_EVENTS, GLOOD_EVENTS, GLOOD_INIT
+from .api import Payload, Rejection, json_api_route, json_error, read_json
+from .schemas import COLLECTOR_FAULT, FAULT_ENDPOINTS, GENLOOK_EVENTS, GLOOD_EVENTS, GLOOD_INIT
 from .settings import GENLOOK_EVENTS_PATH, AppState, app_state
-from .store_db import DESTINATIONS, StoredEvent, Visit
+from .store_db import DESTINATIONS, Fault, StoredEvent, Visit
 
 __all__ = ["GLOOD_INIT_PATH", "GLOOD_EVENTS_PATH", "GENLOOK_EVENTS_PATH", "VISIT_TTL_SECONDS", "collector_routes"]
 
@@ -82,17 +83,48 @@ async def stats_json(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    """Forget every received event and rejection (carts and visits stay)."""
-    app_state(request).db.reset_events()
+    """Forget every received event and rejection and disarm every fault (carts and visits stay)."""
+    db = app_state(request).db
+    db.reset_events()
+    db.disarm_faults()
     return JSONResponse({"ok": True})
+
+
+def _fault(data: Any) -> Fault:
+    """The Fault a `POST /_collector/faults` body arms; Rejection(400) naming the problem otherwise."""
+    message = COLLECTOR_FAULT.problem(data)
+    if message is not None:
+        raise Rejection(400, message)
+    destination, endpoint = data["destination"], data.get("endpoint", "events")
+    if endpoint not in FAULT_ENDPOINTS[destination]:
+        raise Rejection(400, f"endpoint: {destination} has only {', '.join(FAULT_ENDPOINTS[destination])}")
+    retry_after = data.get("retry_after")
+    return Fault(destination, endpoint, int(data["fail_next"]), int(data.get("status", 503)),
+                 None if retry_after is None else int(retry_after))
+
+
+async def faults(request: Request) -> Response:
+    """`GET /_collector/faults` lists the armed faults; `POST` arms (or replaces, or with 0 disarms) one."""
+    db = app_state(request).db
+    if request.method == "POST":
+        try:
+            db.arm_fault(_fault((await read_json(request)).data))
+        except Rejection as exc:
+            return json_error(exc.status, exc.message, exc.headers)
+        return JSONResponse({"ok": True, "faults": [f.to_json() for f in db.faults()]},
+                            headers={"Cache-Control": "no-store"})
+    return JSONResponse({"faults": [f.to_json() for f in db.faults()]}, headers={"Cache-Control": "no-store"})
 
 
 def collector_routes() -> list[Route]:
     return [
-        json_api_route(GLOOD_INIT_PATH, GLOOD_INIT, _glood_init, destination="glood"),
-        json_api_route(GLOOD_EVENTS_PATH, GLOOD_EVENTS, _glood_events, destination="glood", authenticated=True),
-        json_api_route(GENLOOK_EVENTS_PATH, GENLOOK_EVENTS, _genlook_events, destination="genlook"),
+        json_api_route(GLOOD_INIT_PATH, GLOOD_INIT, _glood_init, destination="glood", fault_endpoint="init"),
+        json_api_route(GLOOD_EVENTS_PATH, GLOOD_EVENTS, _glood_events, destination="glood", fault_endpoint="events",
+                       authenticated=True),
+        json_api_route(GENLOOK_EVENTS_PATH, GENLOOK_EVENTS, _genlook_events, destination="genlook",
+                       fault_endpoint="events"),
         Route("/_collector/events.json", events_json),
         Route("/_collector/stats.json", stats_json),
         Route("/_collector/reset", reset, methods=["POST"]),
+        Route("/_collector/faults", faults, methods=["GET", "POST"]),
     ]

@@ -10,8 +10,8 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-__all__ = ["GLOOD_EVENT_NAMES", "Schema", "GLOOD_EVENTS", "GLOOD_INIT", "GENLOOK_EVENTS", "PAGE_TYPES",
-           "is_date_time", "json_path"]
+__all__ = ["GLOOD_EVENT_NAMES", "Schema", "GLOOD_EVENTS", "GLOOD_INIT", "GENLOOK_EVENTS", "COLLECTOR_FAULT",
+           "FAULT_ENDPOINTS", "PAGE_TYPES", "is_date_time", "json_path"]
 
 GLOOD_EVENT_NAMES: tuple[str, ...] = (
     "page_viewed", "product_viewed", "product_added_to_cart", "product_removed_from_cart", "cart_viewed",
@@ -109,6 +109,24 @@ _GENLOOK_EVENTS: dict[str, Any] = {
     },
 }
 
+#: The endpoints of each collector that faults can be armed on.
+FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {"glood": ("events", "init"), "genlook": ("events",)}
+_INT32_MAX = 2**31 - 1
+
+#: `POST /_collector/faults`; that genlook has no "init" is checked apart (a clearer message than `if`/`then`).
+_COLLECTOR_FAULT: dict[str, Any] = {
+    "type": "object",
+    "required": ["destination", "fail_next"],
+    "additionalProperties": False,
+    "properties": {
+        "destination": {"type": "string", "enum": list(FAULT_ENDPOINTS)},
+        "endpoint": {"type": "string", "enum": ["events", "init"]},
+        "fail_next": {"type": "integer", "minimum": 0, "maximum": _INT32_MAX},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "retry_after": {"type": ["integer", "null"], "minimum": 0, "maximum": _INT32_MAX},
+    },
+}
+
 _DATE_TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$")
 
@@ -192,3 +210,4 @@ class Schema:
 GLOOD_EVENTS = Schema(_GLOOD_EVENTS)
 GLOOD_INIT = Schema(_GLOOD_INIT)
 GENLOOK_EVENTS = Schema(_GENLOOK_EVENTS)
+COLLECTOR_FAULT = Schema(_COLLECTOR_FAULT)

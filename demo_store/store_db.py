@@ -1,4 +1,4 @@
-"""SQLite storage: carts, visits, received events (deduplicated) and rejection counts."""
+"""SQLite storage: carts, visits, received events (deduplicated), rejection counts and armed faults."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Database", "utc_now"]
+__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "Database", "utc_now"]
 
 DESTINATIONS: tuple[str, ...] = ("glood", "genlook")
 
@@ -60,6 +60,18 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 """
 
+#: Armed faults live in a TEMP table: private to the connection, so to one app instance, and gone on restart.
+_TEMP_SCHEMA = """
+CREATE TEMP TABLE IF NOT EXISTS faults (
+    destination TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    remaining INTEGER NOT NULL CHECK (remaining > 0),
+    status INTEGER NOT NULL,
+    retry_after INTEGER,
+    PRIMARY KEY (destination, endpoint)
+);
+"""
+
 
 def utc_now() -> str:
     """RFC 3339 UTC with milliseconds: 2026-04-16T10:29:58.123Z."""
@@ -77,6 +89,21 @@ class StoredEvent:
     page_url: str | None
     event: dict[str, Any]
     context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Failures armed for one collector endpoint: the next `remaining` POSTs answer `status`."""
+
+    destination: str
+    endpoint: str
+    remaining: int
+    status: int
+    retry_after: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"destination": self.destination, "endpoint": self.endpoint, "remaining": self.remaining,
+                "status": self.status, "retry_after": self.retry_after}
 
 
 @dataclass(frozen=True)
@@ -102,6 +129,7 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(_SCHEMA)
+        self._conn.executescript(_TEMP_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -214,3 +242,43 @@ class Database:
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM requests")
             conn.execute("DELETE FROM rejections")
+
+    # -- injected faults ------------------------------------------------------------------
+    # The TEMP table is private to this connection, which only ever runs under the lock:
+    # the lock alone makes each operation atomic (no write lock on the shared file needed).
+
+    def arm_fault(self, fault: Fault) -> None:
+        """Arm (or replace) the fault of `fault`'s endpoint; `remaining` 0 disarms it."""
+        with self._lock:
+            self._conn.execute("DELETE FROM temp.faults WHERE destination = ? AND endpoint = ?",
+                               (fault.destination, fault.endpoint))
+            if fault.remaining > 0:
+                self._conn.execute("INSERT INTO temp.faults VALUES (?, ?, ?, ?, ?)",
+                                   (fault.destination, fault.endpoint, fault.remaining, fault.status,
+                                    fault.retry_after))
+
+    def faults(self) -> list[Fault]:
+        """The armed faults, by destination and endpoint."""
+        rows = self._query("SELECT * FROM temp.faults ORDER BY destination, endpoint")
+        return [Fault(r["destination"], r["endpoint"], r["remaining"], r["status"], r["retry_after"]) for r in rows]
+
+    def take_fault(self, destination: str, endpoint: str) -> Fault | None:
+        """Use up one failure of the endpoint's armed fault: that fault with the failures left after this one,
+        or None when nothing is armed. The last failure disarms it."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM temp.faults WHERE destination = ? AND endpoint = ?",
+                                     (destination, endpoint)).fetchone()
+            if row is None:
+                return None
+            left = row["remaining"] - 1
+            if left > 0:
+                self._conn.execute("UPDATE temp.faults SET remaining = ? WHERE destination = ? AND endpoint = ?",
+                                   (left, destination, endpoint))
+            else:
+                self._conn.execute("DELETE FROM temp.faults WHERE destination = ? AND endpoint = ?",
+                                   (destination, endpoint))
+        return Fault(destination, endpoint, left, row["status"], row["retry_after"])
+
+    def disarm_faults(self) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM temp.faults")
