@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import json_objects, json_scalars, pages
 
 from demo_store.api import MAX_BODY_BYTES
 from demo_store.schemas import GENLOOK_EVENTS, GLOOD_EVENTS, json_path
@@ -27,23 +28,6 @@ FEW = settings(max_examples=10, deadline=None, database=None)
 
 # -- what the tracker builds (mirrors tests/unit/test_core_encoders.py) -----------------
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | \
-    st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) |
-                           st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=5)
-pages = st.builds(
-    PageContext,
-    url=st.text(max_size=40).map(lambda s: "https://shop.example/" + s),
-    page_type=st.sampled_from(PAGE_TYPES),
-    pageview_id=st.text(max_size=12),
-    product_id=st.none() | st.text(min_size=1, max_size=12),
-    variant_id=st.none() | st.text(min_size=1, max_size=12),
-    viewport_width=st.none() | st.integers(0, 5000),
-    viewport_height=st.none() | st.integers(0, 5000),
-    user_agent=st.none() | st.text(max_size=30),
-    customer_id=st.none() | st.text(max_size=10),
-)
 
 
 def events_on(page_strategy: st.SearchStrategy[PageContext],
