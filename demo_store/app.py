@@ -23,14 +23,15 @@ from .store_db import Database
 
 __all__ = ["Settings", "create_app"]
 
-# Text compresses well; the wasm runtime and archives are left alone (no CPU spent per request on them).
+# Text compresses well; the wasm runtime and archives are left alone (no CPU spent per request on them):
+# the vendored runtime has precompressed .zst/.gz variants (scripts/vendor.sh), served as they are.
 GZIP_EXCLUDED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/wasm")
 
 
 def create_app(settings: Settings) -> Starlette:
     """A demo store: pages, cart, the sections stand-in, the collectors, static files and the tracker."""
     state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path),
-                     bundle=TrackerBundle(settings.tracker_dir))
+                     bundle=TrackerBundle(settings.tracker_dir, settings.static_dir))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -43,7 +44,8 @@ def create_app(settings: Settings) -> Starlette:
         sections_route(),
         *collector_routes(),
         *tracker_routes(),
-        Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False), name="static"),
+        Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False, vendor=state.bundle.vendor),
+              name="static"),
     ]
     app = Starlette(
         routes=routes,

@@ -1,9 +1,16 @@
-"""Static files with the right types and caching, and the tracker delivered as one zip for PyScript."""
+"""Static files with the right types, caching and precompressed variants, and the tracker as one zip for PyScript.
+
+The vendored runtime (`static/vendor/<package>/`) is also served under `/static/vendor/<package>@<version>/`,
+the version being the one in the vendored `package.json`: those URLs never change content, so they are
+immutable. `scripts/vendor.sh` stores `.zst` and `.gz` next to the text and wasm files; a request that accepts
+one of them gets it as is (no per-request compression of a 9.6 MB wasm).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import threading
@@ -12,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -21,7 +29,8 @@ from starlette.types import Scope
 
 from .settings import app_state
 
-__all__ = ["MEDIA_TYPES", "IMMUTABLE", "StaticAssets", "TrackerArchive", "TrackerBundle", "tracker_routes"]
+__all__ = ["MEDIA_TYPES", "IMMUTABLE", "ENCODINGS", "StaticAssets", "Vendor", "TrackerArchive", "TrackerBundle",
+           "tracker_routes", "accepted_encodings"]
 
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -42,27 +51,143 @@ REVALIDATE = "no-cache"
 _HASHED_NAME = re.compile(r"-(?=[\w-]*[A-Z0-9])[\w-]{8}\.(?:m?js|css)$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 TRACKER_PREFIX = "/static/tracker"
+VENDOR_PREFIX = "/static/vendor"
+#: Precompressed variants stored next to a file, in order of preference: (Content-Encoding, suffix).
+ENCODINGS = (("zstd", ".zst"), ("gzip", ".gz"))
+_VERSIONED = re.compile(r"(?P<package>[a-z0-9_-]+)@(?P<version>[0-9A-Za-z.+_-]+)")
 
 
-def cache_control(relative_path: str) -> str:
-    """Hashed vendor names never change: immutable; other vendor files: an hour; our own files: revalidate."""
+def cache_control(relative_path: str, *, versioned: bool = False) -> str:
+    """Versioned or hashed vendor files never change: immutable; other vendor files: an hour; ours: revalidate."""
     path = PurePosixPath(relative_path)
     if path.parts[:1] != ("vendor",):
         return REVALIDATE
-    return IMMUTABLE if _HASHED_NAME.search(path.name) else VENDOR_CACHE
+    return IMMUTABLE if versioned or _HASHED_NAME.search(path.name) else VENDOR_CACHE
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """Content codings an `Accept-Encoding` header accepts (q > 0); `*` stands for any."""
+    accepted = set()
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding and quality > 0:
+            accepted.add(coding.strip().lower())
+    return accepted
+
+
+class Vendor:
+    """The vendored runtime: `static/vendor/<package>/`, its version from the vendored `package.json`."""
+
+    def __init__(self, static_dir: Path) -> None:
+        self.root = static_dir / "vendor"
+        self._lock = threading.Lock()
+        self._versions: dict[str, tuple[int, str | None]] = {}
+
+    def version(self, package: str) -> str | None:
+        """The vendored version of `package`, or None when there is no readable package.json."""
+        manifest = self.root / package / "package.json"
+        try:
+            mtime = manifest.stat().st_mtime_ns
+        except OSError:
+            return None
+        with self._lock:
+            cached = self._versions.get(package)
+            if cached is None or cached[0] != mtime:
+                try:
+                    version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+                except (OSError, ValueError, AttributeError):
+                    version = None
+                cached = (mtime, version if isinstance(version, str) and _VERSIONED.fullmatch(f"x@{version}")
+                          else None)
+                self._versions[package] = cached
+            return cached[1]
+
+    def url(self, package: str, name: str) -> str:
+        """`/static/vendor/<package>@<version>/<name>` (immutable), or the unversioned URL without a version."""
+        version = self.version(package)
+        directory = f"{package}@{version}" if version else package
+        return f"{VENDOR_PREFIX}/{directory}/{name}"
+
+    def resolve(self, relative_path: str) -> tuple[str, bool] | None:
+        """Map `vendor/<package>@<version>/...` to `vendor/<package>/...` (True = versioned).
+
+        A version other than the vendored one is None (404): its content is not what the URL promises.
+        """
+        parts = PurePosixPath(relative_path).parts
+        if len(parts) < 3 or parts[0] != "vendor":
+            return relative_path, False
+        match = _VERSIONED.fullmatch(parts[1])
+        if match is None:
+            return relative_path, False
+        if self.version(match["package"]) != match["version"]:
+            return None
+        return str(PurePosixPath("vendor", match["package"], *parts[2:])), True
 
 
 class StaticAssets(StaticFiles):
-    """StaticFiles with explicit MIME types (.mjs, .wasm, ...) and Cache-Control by path."""
+    """StaticFiles with explicit MIME types (.mjs, .wasm, ...), Cache-Control by path, versioned vendor
+    URLs and precompressed variants (`<file>.zst`, `<file>.gz`) chosen by Accept-Encoding."""
+
+    def __init__(self, *args: Any, vendor: Vendor | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.vendor = vendor
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        relative = path.replace(os.sep, "/")
+        versioned = False
+        if self.vendor is not None:
+            resolved = self.vendor.resolve(relative)
+            if resolved is None:
+                raise HTTPException(404)
+            relative, versioned = resolved
+        scope["glood.static"] = (relative, versioned)
+        return await super().get_response(os.path.normpath(relative), scope)
 
     def file_response(self, full_path: Any, stat_result: os.stat_result, scope: Scope,
                       status_code: int = 200) -> Response:
+        original = Path(str(full_path))
+        variants = _variants(original)
+        encoding = None
+        if variants:
+            accepted = accepted_encodings(Headers(scope=scope).get("accept-encoding", ""))
+            for coding, variant_path, variant_stat in variants:
+                if coding in accepted:
+                    encoding, full_path, stat_result = coding, variant_path, variant_stat
+                    break
         response = super().file_response(full_path, stat_result, scope, status_code)
-        media_type = MEDIA_TYPES.get(Path(str(full_path)).suffix.lower())
-        if media_type is not None and response.status_code != 304:
-            response.headers["content-type"] = media_type
-        response.headers["cache-control"] = cache_control(self.get_path(scope).replace(os.sep, "/"))
+        if response.status_code != 304:
+            media_type = MEDIA_TYPES.get(original.suffix.lower())
+            if media_type is not None:
+                response.headers["content-type"] = media_type
+            if encoding is not None:
+                response.headers["content-encoding"] = encoding
+        if variants:
+            response.headers["vary"] = "Accept-Encoding"
+        relative, versioned = scope.get("glood.static") or (self.get_path(scope).replace(os.sep, "/"), False)
+        response.headers["cache-control"] = cache_control(relative, versioned=versioned)
         return response
+
+
+def _variants(path: Path) -> list[tuple[str, Path, os.stat_result]]:
+    """The precompressed variants stored next to `path` (none for a variant itself)."""
+    if path.suffix in {suffix for _, suffix in ENCODINGS}:
+        return []
+    found = []
+    for coding, suffix in ENCODINGS:
+        candidate = path.with_name(path.name + suffix)
+        try:
+            found.append((coding, candidate, candidate.stat()))
+        except OSError:
+            continue
+    return found
 
 
 @dataclass(frozen=True)
@@ -82,10 +207,12 @@ class TrackerArchive:
 
 
 class TrackerBundle:
-    """Builds the tracker archive once and again only when a .py file under `tracker_dir` changes."""
+    """Builds the tracker archive once and again only when a .py file under `tracker_dir` changes;
+    knows the URLs of the runtime it runs on (`vendor`)."""
 
-    def __init__(self, tracker_dir: Path) -> None:
+    def __init__(self, tracker_dir: Path, static_dir: Path | None = None) -> None:
         self.tracker_dir = tracker_dir
+        self.vendor = Vendor(static_dir if static_dir is not None else tracker_dir.parent / "static")
         self._lock = threading.Lock()
         self._signature: tuple[tuple[str, int, int], ...] | None = None
         self._archive: TrackerArchive | None = None
@@ -105,7 +232,20 @@ class TrackerBundle:
 
     def pyscript_config(self) -> dict[str, Any]:
         """PyScript config: our Pyodide, and the archive unpacked into the working directory."""
-        return {"interpreter": "/static/vendor/pyodide/pyodide.mjs", "files": {self.archive().url: "./*"}}
+        return {"interpreter": self.vendor.url("pyodide", "pyodide.mjs"), "files": {self.archive().url: "./*"}}
+
+    def preloads(self) -> list[str]:
+        """What PyScript and Pyodide fetch with `fetch()` on the way to the tracker, for
+        `<link rel="preload" as="fetch" crossorigin>` hints in the page's head, so these requests start
+        with the page instead of one after another.
+
+        Measured and left out (see the README's performance section): the wasm (preloaded, it is not
+        compiled from V8's code cache on a return visit: that visit became as slow as the first) and the
+        module scripts (`modulepreload` of pyodide.asm.mjs delayed first contentful paint by ~100 ms
+        and made the tracker no faster).
+        """
+        return [f"{TRACKER_PREFIX}/pyscript.json", self.vendor.url("pyodide", "pyodide-lock.json"),
+                self.vendor.url("pyodide", "python_stdlib.zip"), self.archive().url, f"{TRACKER_PREFIX}/boot.py"]
 
     @property
     def boot_path(self) -> Path:

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .api import Rejection, json_error
+from .assets import TrackerBundle
 from .cart import Cart, cart_token, load_cart, remember_cart
 from .catalog import Collection, Product, format_money, format_price
 from .recommend import Section, SectionProduct, recommend
@@ -58,12 +59,19 @@ def json_script(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{esc(element_id)}">{text}</script>'
 
 
-def tracker_embed(settings: Settings) -> str:
-    """The tracker's embed (contract §3): config tag, pre-boot stub, PyScript, the Python entry point."""
+def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None) -> str:
+    """The tracker's embed (contract §3): config tag, pre-boot stub, PyScript, the Python entry point.
+
+    The runtime comes from versioned (immutable) URLs when the vendored package.json names a version;
+    preload hints start the files PyScript and Pyodide fetch one after another at once (not the wasm).
+    """
+    bundle = bundle or TrackerBundle(settings.tracker_dir, settings.static_dir)
+    hints = [f'<link rel="preload" href="{esc(url)}" as="fetch" crossorigin>' for url in bundle.preloads()]
     return "\n".join([
         json_script("glood-tracker-config", settings.tracker_config()),
         TRACKER_STUB,
-        '<script type="module" src="/static/vendor/pyscript/core.js"></script>',
+        *hints,
+        f'<script type="module" src="{esc(bundle.vendor.url("pyscript", "core.js"))}"></script>',
         '<script type="py" src="/static/tracker/boot.py" config="/static/tracker/pyscript.json"></script>',
     ])
 
@@ -132,7 +140,7 @@ def _page(request: Request, *, title: str, main: str, context: dict[str, Any], s
     if state.settings.consent_banner:
         head += '\n<script src="/static/consent.js"></script>'
     if tracked:
-        head += "\n" + tracker_embed(state.settings)
+        head += "\n" + tracker_embed(state.settings, state.bundle)
     html = render("layout", title=esc(title), head=head, nav=_nav(state, cart, request.url.path), main=main)
     return remember_cart(HTMLResponse(html, status_code=status), token, is_new)
 

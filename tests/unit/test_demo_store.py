@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from demo_store.app import Settings, create_app
+from demo_store.assets import accepted_encodings
 from demo_store.catalog import CATALOG
 from demo_store.pages import TRACKER_STUB, json_script, section_html
 from demo_store.recommend import Parent, Section, SectionProduct, recommend
@@ -106,10 +109,16 @@ def test_every_page_has_favicon_context_and_the_tracker_embed(client: TestClient
         "shop_domain": "demo-store.myshopify.com", "glood_url": "",
         "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_token": None}
     assert TRACKER_STUB == f"<script>{page.inline_scripts[0]}</script>"
-    assert page.one("script", src="/static/vendor/pyscript/core.js")["type"] == "module"
+    (module,) = page.find("script", type="module")
+    assert re.fullmatch(r"/static/vendor/pyscript(@[0-9][\w.+-]*)?/core\.js", str(module["src"]))
     assert page.one("script", type="py") == {"type": "py", "src": "/static/tracker/boot.py",
                                              "config": "/static/tracker/pyscript.json"}
     assert page.one("a", href="/_collector")
+    preloads = page.find("link", rel="preload")
+    assert preloads and all(link["as"] == "fetch" and "crossorigin" in link for link in preloads)
+    hrefs = [str(link["href"]) for link in preloads]
+    assert {"/static/tracker/pyscript.json", "/static/tracker/boot.py"} <= set(hrefs)
+    assert not [h for h in hrefs if h.endswith(".wasm")], "a preloaded wasm misses V8's code cache"
 
 
 def test_config_tag_follows_settings_and_overrides(tmp_path: Path) -> None:
@@ -473,3 +482,141 @@ def test_repo_tracker_zip_holds_the_real_package(client: TestClient) -> None:
     names = _archive_names(client.get(url).content)
     expected = sorted("tracker/" + p.relative_to(REPO / "tracker").as_posix() for p in (REPO / "tracker").rglob("*.py"))
     assert names == expected and "tracker/__init__.py" in names
+
+
+# -- versioned vendor URLs and precompressed variants ------------------------------------------
+
+@pytest.fixture
+def vendored(tree: Path) -> Path:
+    """The tree of `tree`, with the vendored package.json files and .zst/.gz variants of the wasm."""
+    vendor = tree / "static" / "vendor"
+    (vendor / "pyodide" / "package.json").write_text(json.dumps({"name": "pyodide", "version": "314.0.7"}))
+    (vendor / "pyscript" / "package.json").write_text(json.dumps({"name": "@pyscript/core", "version": "0.7.31"}))
+    (vendor / "pyscript" / "core.js").write_text('export * from "./core-C9KDLldu.js";')
+    wasm = vendor / "pyodide" / "pyodide.asm.wasm"
+    (vendor / "pyodide" / "pyodide.asm.wasm.zst").write_bytes(b"ZSTD-VARIANT")
+    (vendor / "pyodide" / "pyodide.asm.wasm.gz").write_bytes(b"GZIP-VARIANT")
+    assert wasm.is_file()
+    return tree
+
+
+@pytest.fixture
+def vendored_client(vendored: Path) -> Iterator[TestClient]:
+    settings = Settings(db_path=str(vendored / "d.sqlite3"), static_dir=vendored / "static",
+                        tracker_dir=vendored / "tracker")
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_versioned_vendor_urls_are_immutable_and_the_embed_uses_them(vendored_client: TestClient) -> None:
+    """/static/vendor/<package>@<vendored version>/ serves the same files, cached for good; the page,
+    the PyScript config and the preload hints name those URLs."""
+    plain = vendored_client.get("/static/vendor/pyodide/pyodide.mjs")
+    versioned = vendored_client.get("/static/vendor/pyodide@314.0.7/pyodide.mjs")
+    assert versioned.status_code == 200 and versioned.content == plain.content
+    assert versioned.headers["content-type"].startswith("text/javascript")
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert plain.headers["cache-control"] == "public, max-age=3600"
+    core = vendored_client.get("/static/vendor/pyscript@0.7.31/core.js")
+    assert core.status_code == 200 and core.headers["cache-control"] == "public, max-age=31536000, immutable"
+    config = vendored_client.get("/static/tracker/pyscript.json").json()
+    assert config["interpreter"] == "/static/vendor/pyodide@314.0.7/pyodide.mjs"
+    page = Page(vendored_client.get("/").text)
+    assert page.one("script", type="module")["src"] == "/static/vendor/pyscript@0.7.31/core.js"
+    hrefs = [link["href"] for link in page.find("link", rel="preload")]
+    assert hrefs == ["/static/tracker/pyscript.json", "/static/vendor/pyodide@314.0.7/pyodide-lock.json",
+                     "/static/vendor/pyodide@314.0.7/python_stdlib.zip", next(iter(config["files"])),
+                     "/static/tracker/boot.py"]
+    for href in hrefs:
+        assert vendored_client.get(str(href)).status_code == 200, href
+    # The hints come before PyScript, which is what fetches them.
+    assert page.elements.index(("script", page.one("script", type="module"))) > max(
+        i for i, (tag, attrs) in enumerate(page.elements) if tag == "link" and attrs.get("rel") == "preload")
+
+
+@pytest.mark.parametrize("path", [
+    "/static/vendor/pyodide@314.0.6/pyodide.mjs",      # not the vendored version
+    "/static/vendor/pyscript@314.0.7/core.js",         # another package's version
+    "/static/vendor/pyodide@314.0.7/nope.js",
+    "/static/vendor/pyodide@314.0.7/..%2F..%2F..%2Fd.sqlite3",
+])
+def test_other_versions_and_missing_files_are_404(vendored_client: TestClient, path: str) -> None:
+    """A versioned URL only serves the vendored version: anything else would be cached for good."""
+    assert vendored_client.get(path).status_code == 404
+
+
+def test_version_changes_with_the_vendored_package_json(vendored: Path, vendored_client: TestClient) -> None:
+    """Re-vendoring another version moves the URLs (and the old ones stop answering)."""
+    manifest = vendored / "static" / "vendor" / "pyodide" / "package.json"
+    manifest.write_text(json.dumps({"version": "315.0.0"}))
+    os.utime(manifest, ns=(manifest.stat().st_mtime_ns + 10**9,) * 2)
+    assert vendored_client.get("/static/tracker/pyscript.json").json()["interpreter"] == \
+        "/static/vendor/pyodide@315.0.0/pyodide.mjs"
+    assert vendored_client.get("/static/vendor/pyodide@314.0.7/pyodide.mjs").status_code == 404
+    assert vendored_client.get("/static/vendor/pyodide@315.0.0/pyodide.mjs").status_code == 200
+
+
+@pytest.mark.parametrize("accept, encoding, body", [
+    ("gzip, deflate, br, zstd", "zstd", b"ZSTD-VARIANT"),
+    ("gzip, deflate", "gzip", b"GZIP-VARIANT"),
+    ("zstd;q=0, gzip;q=0.5", "gzip", b"GZIP-VARIANT"),
+    ("identity", None, None),
+    ("", None, None),
+])
+def test_precompressed_variants_follow_accept_encoding(vendored: Path, vendored_client: TestClient, accept: str,
+                                                       encoding: str | None, body: bytes | None) -> None:
+    """The .zst or .gz stored next to a file is sent as is, with the original type and Vary; without
+    an accepted coding the file itself goes out (the wasm is never compressed per request)."""
+    wasm = vendored / "static" / "vendor" / "pyodide" / "pyodide.asm.wasm"
+    for path in ("/static/vendor/pyodide/pyodide.asm.wasm", "/static/vendor/pyodide@314.0.7/pyodide.asm.wasm"):
+        with vendored_client.stream("GET", path, headers={"Accept-Encoding": accept}) as response:
+            raw = b"".join(response.iter_raw())
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/wasm"
+        assert response.headers.get("content-encoding") == encoding
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert raw == (body if body is not None else wasm.read_bytes())
+
+
+def test_a_precompressed_variant_revalidates_with_its_own_etag(vendored_client: TestClient) -> None:
+    """Each representation has its own validator; a matching If-None-Match is a 304 that keeps Vary."""
+    url, zstd = "/static/vendor/pyodide@314.0.7/pyodide.asm.wasm", {"Accept-Encoding": "zstd"}
+    with vendored_client.stream("GET", url, headers=zstd) as first:
+        assert first.headers["content-encoding"] == "zstd"
+    plain = vendored_client.get(url, headers={"Accept-Encoding": "identity"})
+    assert first.headers["etag"] != plain.headers["etag"]
+    again = vendored_client.get(url, headers={**zstd, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.headers["vary"] == "Accept-Encoding"
+
+
+def test_files_without_variants_are_unchanged(vendored_client: TestClient) -> None:
+    """No variant on disk (python_stdlib.zip is compressed already): no Content-Encoding, no Vary."""
+    response = vendored_client.get("/static/vendor/pyodide@314.0.7/python_stdlib.zip",
+                                   headers={"Accept-Encoding": "gzip, zstd"})
+    assert "content-encoding" not in response.headers and "vary" not in response.headers
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("gzip, deflate, br, zstd", {"gzip", "deflate", "br", "zstd"}),
+    ("gzip;q=0, zstd;q=0.1", {"zstd"}),
+    ("GZIP ; q=1.0", {"gzip"}),
+    ("zstd;q=bogus", set()),
+    ("", set()),
+])
+def test_accepted_encodings(header: str, expected: set[str]) -> None:
+    assert accepted_encodings(header) == expected
+
+
+@pytest.mark.skipif(shutil.which("gzip") is None, reason="needs gzip")
+def test_vendor_script_precompresses_and_keeps_package_json() -> None:
+    """scripts/vendor.sh keeps each package's package.json and writes .gz (and .zst with zstd) variants."""
+    text = (REPO / "scripts" / "vendor.sh").read_text()
+    assert "@pyscript/core/package.json" in text and "gzip -9 -n" in text and "zstd -19" in text
+    vendor = REPO / "static" / "vendor"
+    if not (vendor / "pyodide" / "pyodide.asm.wasm").is_file():
+        pytest.skip("static/vendor is not filled (run scripts/setup.sh)")
+    if not (vendor / "pyscript" / "package.json").is_file():
+        pytest.skip("static/vendor predates precompression (run scripts/vendor.sh)")
+    wasm = (vendor / "pyodide" / "pyodide.asm.wasm").read_bytes()
+    assert gzip.decompress((vendor / "pyodide" / "pyodide.asm.wasm.gz").read_bytes()) == wasm
+    assert not (vendor / "pyodide" / "python_stdlib.zip.gz").exists()
