@@ -15,14 +15,11 @@ from __future__ import annotations
 import html
 import json
 import re
-import threading
-import time
-from typing import Any
 
-import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
 from demo_store.app import Settings, create_app
+from demo_store.live import LiveServer
 from demo_store.pages import tracker_embed
 
 __all__ = ["LiveServer", "BenchApp", "VARIANTS", "start_store"]
@@ -30,27 +27,6 @@ __all__ = ["LiveServer", "BenchApp", "VARIANTS", "start_store"]
 VARIANTS = ("none", "pyodide", "pyscript")
 _MARK_READY = 'document.documentElement.dataset.gloodTracker = "ready"'
 _CORE_JS = re.compile(r'<script type="module" src="([^"]*/core\.js)"></script>')
-
-
-class LiveServer:
-    """An ASGI app served by uvicorn on 127.0.0.1, port 0, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="bench-store", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("demo store did not start")
-            time.sleep(0.02)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 class BenchApp:
@@ -129,4 +105,4 @@ async def _plain(send: Send, status: int, text: bytes) -> None:
 
 def start_store(settings: Settings) -> tuple[LiveServer, BenchApp]:
     app = BenchApp(settings)
-    return LiveServer(app), app
+    return LiveServer(app, name="bench-store"), app

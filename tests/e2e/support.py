@@ -1,41 +1,19 @@
-"""E2E support: a live demo store in a thread, a collector client, and a store page object."""
+"""E2E support: the live demo store (re-exported), a collector client, and a store page object."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import uvicorn
 from playwright.sync_api import Page
 
+from demo_store.live import LiveServer
+
 __all__ = ["LiveServer", "Collector", "StorePage"]
-
-
-class LiveServer:
-    """The demo store served by uvicorn on a free port (port 0) in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="demo-store", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("demo store did not start")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.port = port
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @dataclass

@@ -1,0 +1,32 @@
+"""A demo store served by uvicorn on 127.0.0.1, port 0, in a background thread (tests and the benchmark)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+__all__ = ["LiveServer"]
+
+
+class LiveServer:
+    """An ASGI app on a free port; `url` once started, `stop()` to shut it down."""
+
+    def __init__(self, app: Any, name: str = "demo-store") -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("demo store did not start")
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
