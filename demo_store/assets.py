@@ -22,7 +22,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -264,9 +264,19 @@ def _zip(sources: list[tuple[str, Path]]) -> TrackerArchive:
     return TrackerArchive(data, hashlib.sha256(data).hexdigest()[:12])
 
 
+def revalidated(request: Request, body: bytes, media_type: str) -> Response:
+    """`body` with a strong ETag and `no-cache`; 304 Not Modified when the browser already has it."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    headers = {"Cache-Control": REVALIDATE, "ETag": etag}
+    given = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+    if etag in given or "*" in given:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
 async def pyscript_json(request: Request) -> Response:
     config = app_state(request).bundle.pyscript_config()
-    return JSONResponse(config, headers={"Cache-Control": REVALIDATE})
+    return revalidated(request, json.dumps(config, separators=(",", ":")).encode(), "application/json")
 
 
 async def tracker_zip(request: Request) -> Response:
@@ -280,7 +290,7 @@ async def boot_py(request: Request) -> Response:
     path = app_state(request).bundle.boot_path
     if not path.is_file():
         raise HTTPException(404)
-    return FileResponse(path, media_type=MEDIA_TYPES[".py"], headers={"Cache-Control": REVALIDATE})
+    return revalidated(request, path.read_bytes(), MEDIA_TYPES[".py"])
 
 
 def tracker_routes() -> list[Route]:

@@ -620,3 +620,17 @@ def test_vendor_script_precompresses_and_keeps_package_json() -> None:
     wasm = (vendor / "pyodide" / "pyodide.asm.wasm").read_bytes()
     assert gzip.decompress((vendor / "pyodide" / "pyodide.asm.wasm.gz").read_bytes()) == wasm
     assert not (vendor / "pyodide" / "python_stdlib.zip.gz").exists()
+
+
+@pytest.mark.parametrize("path", ["/static/tracker/pyscript.json", "/static/tracker/boot.py"])
+def test_tracker_entry_files_answer_304_when_unchanged(tree: Path, tree_client: TestClient, path: str) -> None:
+    """pyscript.json and boot.py carry an ETag: a matching If-None-Match gets 304; after a change, 200 again."""
+    first = tree_client.get(path)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and first.headers["cache-control"] == "no-cache"
+    again = tree_client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert tree_client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+    (tree / "tracker" / "boot.py").write_text("import tracker  # changed\n")
+    changed = tree_client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
