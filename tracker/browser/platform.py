@@ -10,7 +10,7 @@ from ..core.retry import parse_retry_after
 from ..core.transport import Receipt
 from .ffi import js_object, nullable
 
-__all__ = ["BrowserClock", "WebStorage", "LocalStorage", "BeaconTransport"]
+__all__ = ["BrowserClock", "WebStorage", "BeaconTransport"]
 
 
 class BrowserClock:
@@ -63,10 +63,6 @@ class WebStorage:
         except Exception:  # noqa: BLE001
             return []
         return [str(n) for n in names if n is not None and str(n).startswith(prefix)]
-
-
-def LocalStorage() -> WebStorage:  # noqa: N802 - kept as the name the rest of the layer uses
-    return WebStorage("localStorage")
 
 
 class BeaconTransport:

@@ -213,11 +213,16 @@ class Pipeline:
             self.identity.save(self.storage)
             self.persist()
             return
-        dropped = len(self.backlog())
+        self._drop_backlog("dropped_consent")
+        self._forget_stored()
+
+    def _drop_backlog(self, reason: str) -> int:
+        """Empty every outbox, counting the distinct events dropped under `reason`."""
+        dropped = len({event.id for outbox in self.outboxes.values() for event in outbox})
         for outbox in self.outboxes.values():
             outbox.clear()
-        self.stats["dropped_consent"] += dropped
-        self._forget_stored()
+        self.stats[reason] += dropped
+        return dropped
 
     def _forget_stored(self) -> None:
         self.journal.clear()
@@ -251,10 +256,7 @@ class Pipeline:
             self.persist_if_dirty()
             return report
         if self.journal.lost():  # another page adopted our stored backlog: it sends those events now
-            lost = len(self.backlog())
-            for outbox in self.outboxes.values():
-                outbox.clear()
-            self.stats["claimed_elsewhere"] += lost
+            lost = self._drop_backlog("claimed_elsewhere")
             self._debug(f"{lost} event(s) taken over by another page")
         now = self.clock.monotonic_ms()
         final = reason in FINAL_REASONS
