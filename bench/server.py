@@ -35,7 +35,12 @@ class BenchApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = create_app(settings)
-        self.embed = tracker_embed(settings, self.store.state.demo.bundle)
+
+    @property
+    def embed(self) -> str:
+        """The store's embed as of now: it names the tracker archive by the hash of its sources, so it
+        changes whenever a file under tracker/ does (also while a long benchmark runs)."""
+        return tracker_embed(self.settings, self.store.state.demo.bundle)
 
     def interpreter_url(self) -> str:
         return str(self.store.state.demo.bundle.pyscript_config()["interpreter"])
@@ -88,10 +93,10 @@ class BenchApp:
         body = b"".join(chunks)
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-            page = body.decode("utf-8")
-            if self.embed not in page:
+            page, embed = body.decode("utf-8"), self.embed
+            if embed not in page:
                 raise RuntimeError("the store page does not contain tracker_embed(settings)")
-            body = page.replace(self.embed, self.variant_embed(variant)).encode("utf-8")
+            body = page.replace(embed, self.variant_embed(variant)).encode("utf-8")
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
         await send({"type": "http.response.body", "body": body})
