@@ -1,4 +1,4 @@
-"""Static files with the right types, caching and precompressed variants, and the tracker as one zip for PyScript.
+"""Static files with the right types, caching and precompressed variants, and the tracker as one zip for its worker.
 
 The vendored runtime (`static/vendor/<package>/`) is also served under `/static/vendor/<package>@<version>/`,
 the version being the one in the vendored `package.json`: those URLs never change content, so they are
@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -27,10 +28,10 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from .settings import app_state
+from .settings import REPO_ROOT, app_state
 
 __all__ = ["MEDIA_TYPES", "IMMUTABLE", "ENCODINGS", "StaticAssets", "Vendor", "TrackerArchive", "TrackerBundle",
-           "tracker_routes", "accepted_encodings"]
+           "tracker_routes", "accepted_encodings", "minify", "tracker_version"]
 
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -208,12 +209,14 @@ class TrackerArchive:
 
 class TrackerBundle:
     """Builds the tracker archive once and again only when a .py file under `tracker_dir` changes;
-    knows the URLs of the runtime it runs on (`vendor`)."""
+    knows the URLs of the runtime it runs on (`vendor`) and the sensor the page inlines."""
 
     def __init__(self, tracker_dir: Path, static_dir: Path | None = None) -> None:
         self.tracker_dir = tracker_dir
-        self.vendor = Vendor(static_dir if static_dir is not None else tracker_dir.parent / "static")
+        self.static_dir = static_dir if static_dir is not None else tracker_dir.parent / "static"
+        self.vendor = Vendor(self.static_dir)
         self._lock = threading.Lock()
+        self._sensor: tuple[tuple[int, int], str] | None = None
         self._signature: tuple[tuple[str, int, int], ...] | None = None
         self._archive: TrackerArchive | None = None
 
@@ -230,26 +233,41 @@ class TrackerBundle:
                 self._signature = signature
             return self._archive
 
-    def pyscript_config(self) -> dict[str, Any]:
-        """PyScript config: our Pyodide, and the archive unpacked into the working directory."""
-        return {"interpreter": self.vendor.url("pyodide", "pyodide.mjs"), "files": {self.archive().url: "./*"}}
+    def runtime(self) -> dict[str, str]:
+        """What the sensor's `data-runtime` names: its second half, the worker, Pyodide and the tracker archive."""
+        index = self.vendor.url("pyodide", "")
+        return {"relay": f"{TRACKER_PREFIX}/relay.js", "worker": f"{TRACKER_PREFIX}/worker.mjs",
+                "pyodide": index + "pyodide.mjs", "index": index, "archive": self.archive().url,
+                "version": tracker_version(self.tracker_dir)}
 
-    def preloads(self) -> list[str]:
-        """What PyScript and Pyodide fetch with `fetch()` on the way to the tracker, for
-        `<link rel="preload" as="fetch" crossorigin>` hints in the page's head, so these requests start
-        with the page instead of one after another.
+    def sensor(self) -> str:
+        """The sensor's source, minified with the pinned terser when it is installed (the page inlines it)."""
+        source = self.static_dir / "tracker" / "sensor.js"
+        stamp = (source.stat().st_mtime_ns, source.stat().st_size)
+        with self._lock:
+            if self._sensor is None or self._sensor[0] != stamp:
+                self._sensor = (stamp, minify(source))
+            return self._sensor[1]
 
-        Measured and left out (see the README's performance section): the wasm (preloaded, it is not
-        compiled from V8's code cache on a return visit: that visit became as slow as the first) and the
-        module scripts (`modulepreload` of pyodide.asm.mjs delayed first contentful paint by ~100 ms
-        and made the tracker no faster).
-        """
-        return [f"{TRACKER_PREFIX}/pyscript.json", self.vendor.url("pyodide", "pyodide-lock.json"),
-                self.vendor.url("pyodide", "python_stdlib.zip"), self.archive().url, f"{TRACKER_PREFIX}/boot.py"]
 
-    @property
-    def boot_path(self) -> Path:
-        return self.tracker_dir / "boot.py"
+def tracker_version(tracker_dir: Path) -> str:
+    """`__version__` of the tracker package (its one version source)."""
+    match = re.search(r'^__version__ = "([^"]+)"', (tracker_dir / "__init__.py").read_text(encoding="utf-8"), re.M)
+    return match.group(1) if match else "0"
+
+
+def minify(source: Path) -> str:
+    """`source` through terser (`node_modules/.bin/terser`, pinned in package.json), or as it is without it."""
+    text = source.read_text(encoding="utf-8")
+    terser = REPO_ROOT / "node_modules" / ".bin" / "terser"
+    if not terser.is_file():
+        return text
+    try:
+        done = subprocess.run([str(terser), "--compress", "passes=2", "--mangle", "--ecma", "2020"], input=text,
+                              capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return text
+    return done.stdout.strip()
 
 
 def _zip(sources: list[tuple[str, Path]]) -> TrackerArchive:
@@ -274,11 +292,6 @@ def revalidated(request: Request, body: bytes, media_type: str) -> Response:
     return Response(body, media_type=media_type, headers=headers)
 
 
-async def pyscript_json(request: Request) -> Response:
-    config = app_state(request).bundle.pyscript_config()
-    return revalidated(request, json.dumps(config, separators=(",", ":")).encode(), "application/json")
-
-
 async def tracker_zip(request: Request) -> Response:
     archive = app_state(request).bundle.archive()
     if request.path_params["digest"] != archive.digest:
@@ -286,17 +299,6 @@ async def tracker_zip(request: Request) -> Response:
     return Response(archive.data, media_type="application/zip", headers={"Cache-Control": IMMUTABLE})
 
 
-async def boot_py(request: Request) -> Response:
-    path = app_state(request).bundle.boot_path
-    if not path.is_file():
-        raise HTTPException(404)
-    return revalidated(request, path.read_bytes(), MEDIA_TYPES[".py"])
-
-
 def tracker_routes() -> list[Route]:
-    """Served ahead of the static mount: the PyScript config, the archive it names, the entry point."""
-    return [
-        Route(f"{TRACKER_PREFIX}/pyscript.json", pyscript_json),
-        Route(TRACKER_PREFIX + "/tracker-{digest:str}.zip", tracker_zip),
-        Route(f"{TRACKER_PREFIX}/boot.py", boot_py),
-    ]
+    """Served ahead of the static mount: the content-addressed tracker archive the worker unpacks."""
+    return [Route(TRACKER_PREFIX + "/tracker-{digest:str}.zip", tracker_zip)]

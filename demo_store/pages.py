@@ -22,12 +22,10 @@ from .recommend import Section, SectionProduct, recommend
 from .settings import AppState, Settings, app_state
 from .store_db import DESTINATIONS
 
-__all__ = ["SECTION_ELEMENT_IDS", "TRACKER_STUB", "esc", "json_script", "tracker_embed", "section_html",
-           "page_routes", "error_response"]
+__all__ = ["SECTION_ELEMENT_IDS", "esc", "json_script", "tracker_embed", "section_html",
+           "page_routes", "error_response", "server_error"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-TRACKER_STUB = ("<script>window.gloodTracker=window.gloodTracker||{q:[],track:function(){this.q.push("
-                "[Date.now()].concat([].slice.call(arguments)))}};</script>")
 #: Stable element ids of the sections, for tests and for store.js.
 SECTION_ELEMENT_IDS = {"trending": "section-trending", "similar_products": "section-similar",
                        "bought_together": "section-fbt", "you_may_also_like": "section-below"}
@@ -60,19 +58,19 @@ def json_script(element_id: str, data: Any) -> str:
 
 
 def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None) -> str:
-    """The tracker's embed (contract §3): config tag, pre-boot stub, PyScript, the Python entry point.
+    """The tracker's embed (contract §3): the config tag and the inline sensor, which names the rest.
 
-    The runtime comes from versioned (immutable) URLs when the vendored package.json names a version;
-    preload hints start the files PyScript and Pyodide fetch one after another at once (not the wasm).
+    Nothing else of the tracker loads before the page's `load` event: the sensor then imports its second
+    half, which starts the worker (Pyodide and the tracker package, from versioned, immutable URLs).
     """
     bundle = bundle or TrackerBundle(settings.tracker_dir, settings.static_dir)
-    hints = [f'<link rel="preload" href="{esc(url)}" as="fetch" crossorigin>' for url in bundle.preloads()]
+    sensor = bundle.sensor()
+    if "</script" in sensor.lower():
+        raise ValueError("the sensor's text cannot be inlined: it contains </script")
+    runtime = json.dumps(bundle.runtime(), separators=(",", ":"))
     return "\n".join([
         json_script("glood-tracker-config", settings.tracker_config()),
-        TRACKER_STUB,
-        *hints,
-        f'<script type="module" src="{esc(bundle.vendor.url("pyscript", "core.js"))}"></script>',
-        '<script type="py" src="/static/tracker/boot.py" config="/static/tracker/pyscript.json"></script>',
+        f'<script data-runtime="{esc(runtime)}">{sensor}</script>',
     ])
 
 
@@ -254,6 +252,17 @@ async def error_response(request: Request, exc: Exception) -> Response:
     response = _page(request, title=title, main=main, context={"page_type": "other"}, status=status)
     response.headers.update(headers)
     return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """What a request that failed unexpectedly gets (the error is logged by the server): the Error shape under
+    API paths, a plain page elsewhere (nothing that could fail again: no cart, no database)."""
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    if request.url.path.startswith(JSON_PREFIXES):
+        return json_error(500, f"internal error ({type(exc).__name__})", headers)
+    main = render("error", title="Something went wrong", message="The store could not answer this request.")
+    html = render("layout", title="Something went wrong", head="", nav='<a href="/">Home</a>', main=main)
+    return HTMLResponse(html, status_code=500, headers=headers)
 
 
 def page_routes() -> list[Route]:

@@ -93,10 +93,21 @@ class StorePage:
         return self
 
     def wait_ready(self, timeout: float = 60_000) -> None:
-        self.page.wait_for_function(
-            "document.documentElement.dataset.gloodTracker === 'ready' || "
-            "document.documentElement.dataset.gloodTracker === 'error'", timeout=timeout)
+        """Wait for the readiness marker (a selector: the store's CSP allows no string evaluation)."""
+        self.page.wait_for_selector("html[data-glood-tracker=ready], html[data-glood-tracker=error]",
+                                    state="attached", timeout=timeout)
         assert self.page.evaluate("document.documentElement.dataset.gloodTracker") == "ready"
+
+    def wait_status(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
+        """Ask the tracker's status until `predicate(status)` holds (each answer comes from the worker)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if predicate(status):
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for the tracker's status; last {status}")
+            self.page.wait_for_timeout(50)
 
     def identity(self) -> dict[str, str]:
         raw = self.page.evaluate("localStorage.getItem('glood_tracker:identity')")
@@ -104,7 +115,7 @@ class StorePage:
 
     @property
     def client_id(self) -> str:
-        return self.identity()["client_id"]
+        return str(self.status()["client_id"])
 
     def track(self, name: str, data: Any = None, custom_data: Any = None) -> Any:
         return self.page.evaluate("([n, d, c]) => window.gloodTracker.track(n, d, c)", [name, data, custom_data])
@@ -113,13 +124,14 @@ class StorePage:
         return self.page.evaluate("window.gloodTracker.flush()")
 
     def status(self) -> dict[str, Any]:
-        """The tracker's own account: consent, pending, in_flight, tab_id, client_id, session_id, stats."""
+        """The tracker's own account (tab_id, pageview_id, consent, pending, in_flight, client_id, session_id,
+        facts, stats), from the worker once it has judged every fact recorded before the call."""
         return self.page.evaluate("window.gloodTracker.status()")
 
     def stored_keys(self) -> list[str]:
-        """The tracker's keys in localStorage."""
-        return self.page.evaluate(
-            "Object.keys(localStorage).filter(k => k.startsWith('glood_tracker:')).sort()")
+        """The tracker's keys in localStorage, once the worker's writes up to now are applied."""
+        return self.page.evaluate("""() => window.gloodTracker.status().then(() =>
+            Object.keys(localStorage).filter(k => k.startsWith('glood_tracker:')).sort())""")
 
     def scroll_to(self, selector: str) -> None:
         self.page.locator(selector).scroll_into_view_if_needed()

@@ -30,6 +30,7 @@ def test_stop_flushes_and_releases_every_hook(store: StorePage, collector: Colle
     store.page.locator("#section-similar .glood-product a").first.click(modifiers=["Control"])
     store.page.wait_for_timeout(1500)  # a view timer or flush timer still armed would fire in this window
     store.page.evaluate("window.dispatchEvent(new Event('pagehide'))")
-    assert store.page.evaluate("[gloodTracker.track('checkout_started', {}), gloodTracker.flush(), gloodTracker.stop()]") \
+    assert store.page.evaluate(
+        "Promise.all([gloodTracker.track('checkout_started', {}), gloodTracker.flush(), gloodTracker.stop()])") \
         == [None, 0, None]
     assert len(collector.events("glood", client_id=client_id)) == before

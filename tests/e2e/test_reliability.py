@@ -44,7 +44,7 @@ def test_collector_down_across_a_reload_still_stores_every_event_once(store: Sto
     assert first["pending"] >= 7  # page_viewed, a section render, five tracked
     store.page.reload()
     store.wait_ready()
-    store.page.wait_for_function("window.gloodTracker.status().stats.restored >= 7")
+    store.wait_status(lambda s: s["stats"].get("restored", 0) >= 7)
     assert collector.events("glood", client_id=client_id) == []
     collector.fail("glood", 0)
     collector.fail("genlook", 0)
@@ -77,7 +77,7 @@ def test_retry_after_and_4xx_are_honoured(store: StorePage, collector: Collector
     collector.fail("glood", 1, status=400)
     dropped = store.track("checkout_started", {"checkout": {"case": "400"}})
     store.flush()
-    store.page.wait_for_function("(window.gloodTracker.status().stats.dropped_glood || 0) >= 1")
+    store.wait_status(lambda s: s["stats"].get("dropped_glood", 0) >= 1)
     assert store.status()["pending"] == 0
     glood_ids = _ids(collector.events("glood", client_id=store.client_id))
     genlook_ids = _ids(collector.wait_for("genlook", lambda ev: dropped in _ids(ev), client_id=store.client_id))
@@ -104,10 +104,8 @@ def test_two_tabs_do_not_double_send_stored_events(page: Page, context: BrowserC
     fourth.page.goto(store_server.url + "/")
     third.wait_ready()
     fourth.wait_ready()
-    for tab in (third, fourth):
-        tab.page.wait_for_function("window.gloodTracker.status().stats !== undefined")
-    second.page.wait_for_timeout(500)  # adoption runs right after readiness; give the loser time to (not) act
-    restored = [tab.status()["stats"].get("restored", 0) for tab in (third, fourth)]
+    # Adoption runs right after readiness: each tab says when its claim is over (done or found nothing).
+    restored = [tab.wait_status(lambda s: s["adopted"])["stats"].get("restored", 0) for tab in (third, fourth)]
     assert sorted(restored)[0] == 0 and sorted(restored)[1] >= 4, restored
     collector.fail("glood", 0)
     collector.fail("genlook", 0)
@@ -185,11 +183,11 @@ def test_beacon_events_waiting_for_a_visit_survive_a_reload(store: StorePage, co
     store.open("/")
     client_id = store.status()["client_id"]
     tracked = [store.track("checkout_started", {"checkout": {"n": i}}) for i in range(3)]
-    store.page.wait_for_function("window.gloodTracker.status().stats.sent_genlook >= 5", timeout=30_000)
+    store.wait_status(lambda s: s["stats"].get("sent_genlook", 0) >= 5, timeout=30)
     assert any(k.startswith("glood_tracker:outbox:") for k in store.stored_keys())
     store.page.reload()
     store.wait_ready()
-    store.page.wait_for_function("window.gloodTracker.status().stats.restored >= 5")
+    store.wait_status(lambda s: s["stats"].get("restored", 0) >= 5)
     collector.fail("glood", 0, endpoint="init")
     glood = collector.wait_for("glood", lambda ev: set(tracked) <= set(_ids(ev)), timeout=45, client_id=client_id)
     genlook = collector.wait_for("genlook", lambda ev: set(_ids(glood)) <= set(_ids(ev)), timeout=45,

@@ -116,7 +116,7 @@ def test_genlook_context_omits_unknowns():
     page = PageContext(url="http://127.0.0.1:8000/", page_type="home", pageview_id="pv", viewport_width=800)
     context = genlook_context(Event("e", "page_viewed", 0, page), session_id=None, identity=IDENTITY)
     assert context == {"$current_url": "http://127.0.0.1:8000/", "$host": "127.0.0.1:8000", "$pageview_id": "pv",
-                       "genlook_client_id": "client-1", "genlook_lib_version": "0.1.0"}
+                       "genlook_client_id": "client-1", "genlook_lib_version": LIB_VERSION}
     assert "$session_id" not in genlook_context(Event("e", "page_viewed", 0, page), session_id="", identity=IDENTITY)
 
 

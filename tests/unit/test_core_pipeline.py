@@ -9,6 +9,7 @@ import pytest
 
 from tracker.core.clock import FakeClock
 from tracker.core.config import Config
+from tracker.core.encoders import LIB_VERSION
 from tracker.core.events import PageContext, ProductRef, SectionTrack, TrackError
 from tracker.core.ids import sequential_ids
 from tracker.core.pipeline import Pipeline
@@ -80,16 +81,13 @@ def test_genlook_waits_for_a_visit_on_ordinary_flushes(reason):
 
 
 @pytest.mark.parametrize("reason", ["pagehide", "hidden"])
-def test_final_flush_sends_genlook_without_a_visit(reason):
-    """As the page goes away Genlook goes without $session_id; Glood keeps waiting."""
+def test_final_flush_without_a_visit_sends_nothing(reason):
+    """As the page goes away without a visit id, Genlook waits with Glood: one event, one session at both."""
     pipeline = make()
-    ids = track_n(pipeline, 2)
+    track_n(pipeline, 2)
     report = pipeline.flush(reason)
-    assert [b.destination for b in report.sent] == ["genlook"]
-    [body] = sent_to(pipeline, "genlook")
-    assert [e["$insert_id"] for e in body["events"]] == ids
-    assert "$session_id" not in body["context"]
-    assert (pipeline.pending("glood"), pipeline.pending("genlook"), report.deferred) == (2, 0, {"glood": 2})
+    assert report.sent == [] and sent_to(pipeline, "genlook") == []
+    assert (pipeline.pending("glood"), pipeline.pending("genlook"), report.deferred) == (2, 2, {"glood": 2, "genlook": 2})
 
 
 def test_session_unavailable_lets_genlook_go_on_any_flush():
@@ -150,7 +148,7 @@ def test_genlook_body_fields():
         "$current_url": PAGE_A.url, "$host": SHOP, "$session_id": "visit-1", "$pageview_id": "pv-a",
         "$viewport_width": 1280, "$viewport_height": 720, "$user_agent": "UA/1",
         "genlook_client_id": pipeline.identity.client_id, "genlook_product_id": "15441118822774",
-        "genlook_variant_id": "56640794886518", "genlook_lib_version": "0.1.0"}
+        "genlook_variant_id": "56640794886518", "genlook_lib_version": LIB_VERSION}
     assert [s.url for s in pipeline.transport.sent if "genlook" in s.url] == [GENLOOK_URL]
 
 
@@ -591,6 +589,7 @@ def test_pending_per_destination_and_overall():
     """pending() is the longest outbox; pending(name) a single one."""
     pipeline = make()
     track_n(pipeline, 3)
+    pipeline.session_unavailable = True  # Genlook stops waiting for a visit; Glood cannot
     pipeline.flush("pagehide")
     assert (pipeline.pending(), pipeline.pending("glood"), pipeline.pending("genlook")) == (3, 3, 0)
 

@@ -1,5 +1,5 @@
-"""The browser layer: the only part of the tracker that touches JavaScript (Pyodide/PyScript)."""
+"""The worker's edge: the only part of the tracker that touches JavaScript (Pyodide in a dedicated worker)."""
 
-from .app import BrowserTracker, start
+from .ffi import start
 
-__all__ = ["BrowserTracker", "start"]
+__all__ = ["start"]

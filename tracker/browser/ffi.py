@@ -1,101 +1,112 @@
-"""The one place that owns JavaScript callbacks: proxies, listeners, observers and timers, all undone by `destroy`."""
+"""The one module that touches JavaScript: the worker scope's postMessage, fetch, timers and Web Locks.
+
+Messages cross as JSON text both ways, so no Python object is lent to JavaScript but the message handler
+that `start` returns (the worker script destroys it on stop) and, for the time of one lock, its callback.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import asyncio
+import json
+from typing import Any, Awaitable, Callable, Mapping
 
 import js
-from pyodide.ffi import create_proxy, jsnull, to_js
+from pyodide.ffi import create_proxy, to_js
 
-__all__ = ["Bindings", "Timer", "js_object", "nullable", "safely"]
+from ..core.worker import Seams, WorkerTracker
 
-
-def nullable(value: Any) -> Any:
-    """JavaScript's null (Pyodide's `jsnull`) and undefined as Python None; anything else unchanged."""
-    return None if value is None or value is jsnull else value
+__all__ = ["start", "WorkerClock", "WebLocks", "request", "later"]
 
 
-def js_object(value: Any) -> Any:
-    """A Python dict/list as plain JavaScript objects/arrays."""
-    return to_js(value, dict_converter=js.Object.fromEntries)
+class WorkerClock:
+    """Epoch milliseconds from the worker's high-resolution clock (the sensor stamps facts the same way)."""
+
+    def now_ms(self) -> int:
+        return int(js.performance.timeOrigin + js.performance.now())
+
+    def monotonic_ms(self) -> float:
+        return float(js.performance.timeOrigin + js.performance.now())
 
 
-def safely(fn: Callable[..., Any], what: str) -> Callable[..., Any]:
-    """Wrap a callback so no Python exception ever reaches the page; errors go to the console."""
-
-    def wrapper(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - the page must never see a tracker exception
-            js.console.error(f"[glood-tracker] {what} failed: {type(exc).__name__}: {exc}")
-            return None
-
-    return wrapper
-
-
-class Timer:
-    """A reschedulable one-shot timer backed by a single long-lived proxy."""
-
-    def __init__(self, bindings: "Bindings", fn: Callable[[], Any], what: str) -> None:
-        self._proxy = bindings.proxy(fn, what)
-        self._handle: Any = None
-        bindings._timers.append(self)
-
-    def schedule(self, delay_ms: float) -> None:
-        self.cancel()
-        self._handle = js.setTimeout(self._proxy, max(0, int(delay_ms)))
+class _Handle:
+    def __init__(self, handle: asyncio.TimerHandle) -> None:
+        self._handle = handle
 
     def cancel(self) -> None:
-        if self._handle is not None:
-            js.clearTimeout(self._handle)
-            self._handle = None
+        self._handle.cancel()
 
 
-class Bindings:
-    """Creates every proxy the tracker hands to JavaScript and takes them all back on `destroy`."""
+def later(delay_ms: float, fn: Callable[[], None]) -> _Handle:
+    """Run `fn` after `delay_ms` on Pyodide's event loop (a setTimeout underneath)."""
+    return _Handle(asyncio.get_event_loop().call_later(max(0.0, delay_ms) / 1000.0, fn))
 
-    def __init__(self) -> None:
-        self._proxies: list[Any] = []
-        self._listeners: list[tuple[Any, str, Any, bool]] = []
-        self._observers: list[Any] = []
-        self._intervals: list[Any] = []
-        self._timers: list[Timer] = []
 
-    def proxy(self, fn: Callable[..., Any], what: str) -> Any:
-        proxy = create_proxy(safely(fn, what))
-        self._proxies.append(proxy)
-        return proxy
+async def request(url: str, body: str, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST `body` from the worker; (status, text). Network failures raise."""
+    options = to_js({"method": "POST", "headers": dict(headers), "body": body, "credentials": "omit"},
+                    dict_converter=js.Object.fromEntries)
+    response = await js.fetch(url, options)
+    return int(response.status), str(await response.text())
 
-    def listen(self, target: Any, event_type: str, fn: Callable[[Any], Any], *, capture: bool = False) -> None:
-        proxy = self.proxy(fn, f"{event_type} handler")
-        target.addEventListener(event_type, proxy, js_object({"capture": capture, "passive": True}))
-        self._listeners.append((target, event_type, proxy, capture))
 
-    def observer(self, cls: Any, fn: Callable[[Any, Any], Any], options: dict[str, Any] | None = None) -> Any:
-        proxy = self.proxy(fn, f"{cls.name} callback")
-        observer = cls.new(proxy, js_object(options)) if options is not None else cls.new(proxy)
-        self._observers.append(observer)
-        return observer
+class WebLocks:
+    """navigator.locks of the worker (same origin, same locks as the page's)."""
 
-    def interval(self, fn: Callable[[], Any], every_ms: int, what: str) -> None:
-        self._intervals.append(js.setInterval(self.proxy(fn, what), every_ms))
+    def __init__(self, locks: Any) -> None:
+        self._locks = locks
 
-    def timer(self, fn: Callable[[], Any], what: str) -> Timer:
-        return Timer(self, fn, what)
+    async def held(self) -> set[str]:
+        snapshot = await self._locks.query()
+        names = set()
+        for group in (snapshot.held, snapshot.pending):
+            for lock in group:
+                name = getattr(lock, "name", None)
+                if isinstance(name, str):
+                    names.add(name)
+        return names
 
-    def destroy(self) -> None:
-        for target, event_type, proxy, capture in self._listeners:
-            target.removeEventListener(event_type, proxy, capture)
-        for observer in self._observers:
-            observer.disconnect()
-        for handle in self._intervals:
-            js.clearInterval(handle)
-        for timer in self._timers:
-            timer.cancel()
-        for proxy in self._proxies:
-            proxy.destroy()
-        self._listeners.clear()
-        self._observers.clear()
-        self._intervals.clear()
-        self._timers.clear()
-        self._proxies.clear()
+    async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        def granted(_lock: Any) -> Any:
+            return asyncio.ensure_future(work())  # a Future returned to JavaScript is a Promise there
+
+        callback = create_proxy(granted)
+        try:
+            await self._locks.request(name, callback)
+        finally:
+            callback.destroy()
+
+
+def start(boot_text: str, post_text: Any) -> Callable[[str], None]:
+    """Boot the tracker from the sensor's boot message; returns the handler of every later message.
+
+    `post_text(text)` posts one message (JSON text) to the page. A bad configuration is reported and
+    nothing is tracked (the handler then ignores everything).
+    """
+
+    def post(message: dict[str, Any]) -> None:
+        post_text(json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
+
+    locks = getattr(js.navigator, "locks", None)
+    seams = Seams(post=post, request=request, clock=WorkerClock(), later=later,
+                  locks=WebLocks(locks) if locks is not None else None)
+    try:
+        tracker = WorkerTracker(json.loads(boot_text), seams)
+    except ValueError as exc:  # ConfigError, FactError, bad JSON
+        post({"t": "log", "l": "error", "m": f"not started: {exc}"})
+        post({"t": "error"})
+        return lambda _text: None
+    tracker.start()
+
+    def handle(text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            tracker.error("a message from the sensor was not JSON")
+            return
+        try:
+            tracker.handle(message)
+        except Exception as exc:  # noqa: BLE001 - the tracker must keep going whatever one message does
+            tracker.error(f"message {str(message.get('t') if isinstance(message, dict) else '')[:20]!r} "
+                          f"failed: {type(exc).__name__}: {exc}")
+
+    return handle

@@ -12,7 +12,7 @@ from .session import Identity
 
 __all__ = ["LIB_VERSION", "json_bytes", "glood_body", "genlook_item", "genlook_context", "genlook_body"]
 
-LIB_VERSION = "0.1.0"
+from .. import __version__ as LIB_VERSION
 
 
 def json_bytes(obj: Any) -> bytes:

@@ -10,9 +10,11 @@ from .clock import Clock
 from .events import Event, PageContext, event_type
 from .storage import Storage
 
-__all__ = ["JOURNAL_PREFIX", "Entry", "Journal", "event_record", "event_from_record"]
+__all__ = ["JOURNAL_PREFIX", "FACTS_PREFIX", "Entry", "Journal", "event_record", "event_from_record", "page_gone"]
 
 JOURNAL_PREFIX = "glood_tracker:outbox:"
+#: What the sensor leaves for the next page: facts its worker had not judged yet (docs/design.md §6).
+FACTS_PREFIX = "glood_tracker:facts:"
 _VERSION = 1
 _PAGE_FIELDS = tuple(f.name for f in fields(PageContext))
 
@@ -130,10 +132,7 @@ class Journal:
                 corrupt += 1
                 self.storage.remove(key)
                 continue
-            if alive is not None and tab in alive:
-                continue
-            gone = tab == previous or alive is not None or now - record["seen"] > self.stale_ms
-            if not gone:
+            if not page_gone(tab, record["seen"], alive, previous, now, self.stale_ms):
                 continue
             self.storage.remove(key)
             for item in record["events"]:
@@ -144,10 +143,42 @@ class Journal:
                     corrupt += 1
         return taken, corrupt
 
+    def claim_facts(self, alive: Collection[str] | None, previous: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Take over the sensor's fact records of pages that are gone, like `claim`: (records, corrupt)."""
+        taken: list[dict[str, Any]] = []
+        corrupt = 0
+        now = self.clock.now_ms()
+        for key in self.storage.keys(FACTS_PREFIX):
+            page = key[len(FACTS_PREFIX):]
+            if page == self.tab_id:
+                continue
+            try:
+                record = json.loads(self.storage.get(key) or "")
+            except ValueError:
+                record = None
+            if not (isinstance(record, dict) and record.get("v") == _VERSION and isinstance(record.get("seen"), (int, float))
+                    and isinstance(record.get("f"), list) and isinstance(record.get("boot"), dict)):
+                corrupt += 1
+                self.storage.remove(key)
+                continue
+            if page_gone(page, int(record["seen"]), alive, previous, now, self.stale_ms):
+                self.storage.remove(key)
+                taken.append(record)
+        return taken, corrupt
+
     def clear(self) -> None:
         self._encoded.clear()
         self._written = False
         self.storage.remove(self.key)
+
+
+def page_gone(page: str, seen: int, alive: Collection[str] | None, previous: str | None, now: int,
+              stale_ms: int) -> bool:
+    """Whether a page's records are free to take: it is this tab's previous page, or its lock is not held
+    (`alive` = pages holding one), or, when locks are unknown, it was not seen for `stale_ms`."""
+    if alive is not None and page in alive:
+        return False
+    return page == previous or alive is not None or now - seen > stale_ms
 
 
 def _parse(raw: str | None) -> dict[str, Any] | None:

@@ -90,7 +90,7 @@ class Pipeline:
     # -- making events -------------------------------------------------------------
 
     def make_event(self, name: str, data: Any = None, custom_data: Any = None, *,
-                   page: PageContext, timestamp_ms: int | None = None) -> Event:
+                   page: PageContext, timestamp_ms: int | None = None, event_id: str | None = None) -> Event:
         """Validate and build an event; raises TrackError with a clear message."""
         if not isinstance(name, str):
             raise TrackError(f"event name must be a string, not {type(name).__name__}")
@@ -102,8 +102,10 @@ class Pipeline:
             iso_timestamp(timestamp_ms)
         except (TypeError, ValueError, OverflowError, OSError):
             raise TrackError(f"timestamp_ms must be epoch milliseconds, not {timestamp_ms!r}") from None
+        if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 64):
+            raise TrackError("an event id must be a string of 1 to 64 characters")
         event = Event(
-            id=self.new_id(),
+            id=event_id or self.new_id(),
             name=name,
             timestamp_ms=timestamp_ms,
             page=page,
@@ -124,13 +126,15 @@ class Pipeline:
             raise TrackError(f"event {event.name!r} is {size} bytes encoded; one request may carry at most {limit}")
 
     def track(self, name: str, data: Any = None, custom_data: Any = None, *,
-              page: PageContext, timestamp_ms: int | None = None) -> Event | None:
+              page: PageContext, timestamp_ms: int | None = None, event_id: str | None = None) -> Event | None:
         """Make an event and queue it for every destination (flushing when the batch is full).
 
         Bad input raises TrackError; with consent denied nothing is made and None is returned.
+        `event_id` keeps an id made elsewhere (the sensor's, or a stable one of a fact).
         """
         try:
-            event = self.make_event(name, data, custom_data, page=page, timestamp_ms=timestamp_ms)
+            event = self.make_event(name, data, custom_data, page=page, timestamp_ms=timestamp_ms,
+                                    event_id=event_id)
         except TrackError:
             self.stats["rejected"] += 1
             raise
@@ -268,7 +272,7 @@ class Pipeline:
             if not final and not self.retry[name].ready(now):
                 report.deferred[name] = len(self.outboxes[name])
                 continue
-            stream = self._bodies(name, final)
+            stream = self._bodies(name)
             if stream is None:
                 report.deferred[name] = len(self.outboxes[name])
                 continue
@@ -283,7 +287,8 @@ class Pipeline:
                     report.deferred[name] = len(self.outboxes[name])
                     del streams[name]
                     continue
-                result = self.transport.send(body.url, body.payload, dict(body.headers))
+                result = self.transport.send(body.url, body.payload, dict(body.headers),
+                                             destination=name, event_ids=body.event_ids)
                 if isinstance(result, Receipt):
                     budget.spend(body.size)
                     self.outboxes[name].hold(body.event_ids)
@@ -309,6 +314,37 @@ class Pipeline:
         self.persist()
         return report
 
+    def standby(self) -> list[Body]:
+        """The bodies to hand to `sendBeacon` if the page went away now: every queued event, in flight or
+        not (a request not yet made when the page goes is never made), oldest first, round-robin across
+        destinations, within one keepalive quota. Nothing is sent and nothing changes."""
+        if self.consent != "granted":
+            return []
+        budget = Budget(self.config.keepalive_quota_bytes)
+        streams = {name: stream for name in DESTINATIONS if len(self.outboxes[name])
+                   for stream in [self._bodies(name, list(self.outboxes[name]))] if stream is not None}
+        out: list[Body] = []
+        while streams:
+            for name in list(streams):
+                body = next(streams[name], None)
+                if body is None or not budget.fits(body.size):
+                    del streams[name]
+                    continue
+                budget.spend(body.size)
+                out.append(body)
+        return out
+
+    def delivered(self, name: str, event_ids: list[str]) -> None:
+        """Events that left by another way (the sensor's beacons as the page was hidden): sent."""
+        outbox = self.outboxes.get(name)
+        if outbox is None:
+            return
+        known = [i for i in event_ids if i in outbox]
+        if known:
+            outbox.remove(known)
+            self.stats[f"sent_{name}"] += len(known)
+            self._dirty = True
+
     def _settle(self, name: str, body: Body, status: int | None, retry_after_ms: float | None) -> None:
         """The answer to a sent body: delivered, to be retried (backoff, Retry-After) or refused for good."""
         outbox = self.outboxes[name]
@@ -328,15 +364,16 @@ class Pipeline:
             self._debug(f"{name}: answered {status}; {len(body.event_ids)} event(s) dropped")
         self.persist()
 
-    def _bodies(self, name: str, final: bool) -> Iterator[Body] | None:
-        """Bodies for a destination, or None while it waits for a visit id.
+    def _bodies(self, name: str, events: list[Event] | None = None) -> Iterator[Body] | None:
+        """Bodies for a destination's pending events (or `events`), or None while it waits for a visit id.
 
-        Glood cannot go without one. Genlook waits for one too (so its context carries
-        `$session_id`) unless the page is going away or the init endpoint is unavailable.
+        Glood cannot go without one. Genlook waits for one too, so that one event carries the same
+        session at both destinations, unless the init endpoint keeps failing.
         """
-        if not self.session.active and (name == "glood" or not (final or self.session_unavailable)):
+        if not self.session.active and (name == "glood" or not self.session_unavailable):
             return None
-        events = self.outboxes[name].pending()
+        if events is None:
+            events = self.outboxes[name].pending()
         if name == "genlook":
             session_id = self.session.visit_id if self.session.active else None
             triples = [(e.id, genlook_item(e), genlook_context(e, session_id=session_id, identity=self.identity))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-__all__ = ["Storage", "MemoryStorage", "BrokenStorage", "GatedStorage"]
+__all__ = ["Storage", "MemoryStorage", "BrokenStorage", "GatedStorage", "MirrorStorage"]
 
 
 class Storage(Protocol):
@@ -80,3 +80,44 @@ class GatedStorage:
 
     def keys(self, prefix: str = "") -> list[str]:
         return self.inner.keys(prefix)
+
+
+class MirrorStorage:
+    """The worker's view of the page's localStorage (workers have none): a copy the sensor sent, whose
+    writes are queued for the sensor to apply (`take_writes`), in order, the last write of a key winning."""
+
+    def __init__(self, snapshot: dict[str, str] | None = None) -> None:
+        self.data: dict[str, str] = {}
+        self._writes: dict[str, str | None] = {}
+        self.replace(snapshot or {})
+
+    def replace(self, snapshot: dict[str, str]) -> None:
+        """A fresh copy from the sensor; writes not yet taken are applied on top of it."""
+        self.data = {k: v for k, v in snapshot.items() if isinstance(k, str) and isinstance(v, str)}
+        for key, value in self._writes.items():
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> bool:
+        self.data[key] = value
+        self._writes[key] = value
+        return True
+
+    def remove(self, key: str) -> None:
+        if key in self.data or key in self._writes:
+            self.data.pop(key, None)
+            self._writes[key] = None
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return [k for k in self.data if k.startswith(prefix)]
+
+    def take_writes(self) -> list[list[str | None]]:
+        """[[key, value or None to remove], ...] since the last call."""
+        out: list[list[str | None]] = [[k, v] for k, v in self._writes.items()]
+        self._writes = {}
+        return out

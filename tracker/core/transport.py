@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Union
 
-__all__ = ["Transport", "Receipt", "Outcome", "Sent", "MockTransport"]
+__all__ = ["Transport", "Receipt", "Outcome", "Sent", "MockTransport", "RelayTransport", "BEACON_ACCEPTED", "NOT_SENT"]
 
 #: What a request's answer says: HTTP status (None = network failure) and Retry-After in ms (or None).
 Outcome = Callable[[Union[int, None], Union[float, None]], None]
@@ -47,7 +47,8 @@ class Transport(Protocol):
     answer follows (a fetch); False = nothing was sent.
     """
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> "bool | Receipt": ...
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> "bool | Receipt": ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class MockTransport:
     def fetch_like(cls) -> "MockTransport":
         return cls(lambda _url, _body, _headers: Receipt())
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> "bool | Receipt":
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> "bool | Receipt":
         request = Sent(url, bytes(body), dict(headers or {}))
         result = True if self.handler is None else self.handler(url, request.body, request.headers)
         if isinstance(result, Receipt):
@@ -100,3 +102,53 @@ class MockTransport:
 
     def bodies(self, url_part: str = "") -> list[Any]:
         return [s.json() for s in self.sent if url_part in s.url]
+
+
+#: The sensor's answers that are not HTTP statuses: a beacon the browser queued, a request not made.
+BEACON_ACCEPTED = 0
+NOT_SENT = -1
+
+
+class RelayTransport:
+    """The worker's transport: requests are handed to the main-thread sensor, which owns `sendBeacon`.
+
+    `send` queues a request (`take` collects them for one `send` message) and returns a Receipt that
+    `answer` settles when the sensor reports back: BEACON_ACCEPTED counts as delivered (202), NOT_SENT
+    and network failures (None) as failures to retry, anything else as the HTTP status it is.
+    """
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._outgoing: list[dict[str, Any]] = []
+        self._waiting: dict[int, Receipt] = {}
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> "bool | Receipt":
+        self._next += 1
+        receipt = Receipt()
+        self._waiting[self._next] = receipt
+        self._outgoing.append({"n": self._next, "d": destination, "u": url, "x": body.decode("utf-8"),
+                               "h": dict(headers) if headers else None, "i": list(event_ids)})
+        return receipt
+
+    def take(self) -> list[dict[str, Any]]:
+        """Requests queued since the last call, as the sensor's `send` message lists them."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def answer(self, request: int, status: int | None, retry_after_ms: float | None = None) -> bool:
+        """Settle request `request`; False when it is unknown or already answered."""
+        receipt = self._waiting.pop(request, None)
+        if receipt is None:
+            return False
+        if status == BEACON_ACCEPTED:
+            receipt.settle(202, None)
+        elif status is None or status == NOT_SENT:
+            receipt.settle(None, retry_after_ms)
+        else:
+            receipt.settle(status, retry_after_ms)
+        return True
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Hashable, TypeVar
+from typing import Any, Generic, Hashable, TypeVar
 
 __all__ = ["Viewability"]
 
@@ -15,6 +15,7 @@ class _State:
     ratio: float = 0.0
     since: float | None = None
     viewed: bool = False
+    met: float | None = None
 
 
 class Viewability(Generic[K]):
@@ -54,6 +55,7 @@ class Viewability(Generic[K]):
         for key, state in self._states.items():
             if not state.viewed and state.since is not None and now_ms - state.since >= self.duration_ms:
                 state.viewed = True
+                state.met = state.since + self.duration_ms
                 out.append(key)
         return out
 
@@ -65,5 +67,28 @@ class Viewability(Generic[K]):
         state = self._states.get(key)
         return bool(state and state.viewed)
 
+    def met_at(self, key: K) -> float | None:
+        """When a viewed element met the rule (its visible run start + duration)."""
+        state = self._states.get(key)
+        return state.met if state else None
+
     def forget(self, key: K) -> None:
         self._states.pop(key, None)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state as JSON (keys as strings), for `restore` on another page."""
+        return {"visible": self.page_visible,
+                "states": {str(k): [s.ratio, s.since, s.viewed] for k, s in self._states.items()}}
+
+    def restore(self, raw: Any) -> None:
+        """Take the state of `snapshot()` (integer keys); anything else leaves it as it is."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("states"), dict):
+            return
+        self.page_visible = raw.get("visible") is not False
+        for key, value in raw["states"].items():
+            try:
+                ratio, since, viewed = value
+                self._states[int(key)] = _State(float(ratio), None if since is None else float(since),  # type: ignore[index]
+                                                viewed is True)
+            except (TypeError, ValueError):
+                continue

@@ -1,0 +1,95 @@
+// The sensor's second half, imported after the page has loaded: starts the tracker's worker and carries out
+// what it asks of the main thread (send requests, write localStorage, answer questions). docs/design.md §6.
+export default (k) => {
+  const D = document, W = window, G = "glood_tracker:", h = D.documentElement.dataset;
+  const err = (m) => console.error("[glood-tracker] " + m);
+  const snap = () => {
+    const o = {};
+    try {
+      for (let i = 0; i < localStorage.length; i++) {
+        const key = localStorage.key(i);
+        if (key.startsWith(G)) o[key] = localStorage.getItem(key);
+      }
+    } catch (e) {}
+    return o;
+  };
+  const write = (w) => (w || []).forEach(([key, v]) => {
+    try { v == null ? localStorage.removeItem(key) : localStorage.setItem(key, v) } catch (e) { k.toWorker({ t: "fail", k: key }) }
+  });
+  const answer = (bodies) => {
+    const a = [];
+    for (const b of bodies) {
+      if (b.i.some((i) => k.sent.has(b.d + i))) { a.push([b.n, -1, null]); continue }
+      if (b.h) {
+        fetch(b.u, { method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors" })
+          .then((r) => k.toWorker({ t: "ans", a: [[b.n, r.status, r.headers.get("Retry-After")]] }),
+            () => k.toWorker({ t: "ans", a: [[b.n, null, null]] }));
+        continue;
+      }
+      let ok = false;
+      try { ok = k.send(b) } catch (e) { err("sendBeacon to " + b.u + " failed: " + e) }
+      if (ok) b.i.forEach((i) => k.sent.add(b.d + i));
+      a.push([b.n, ok ? 0 : -1, null]);
+    }
+    if (a.length) k.toWorker({ t: "ans", a });
+  };
+  const on = (m) => {
+    switch (m.t) {
+      case "send": return answer(m.b);
+      case "hold":
+        k.hold = m;
+        write(m.w);
+        k.facts = k.facts.filter((x) => x.s > m.upto);
+        return;
+      case "ready":
+        k.api.ready = true;
+        h.gloodTracker = "ready";
+        return D.dispatchEvent(new CustomEvent("glood:tracker:ready"));
+      case "reply":
+        if (k.waits[m.n]) k.waits[m.n](m.v);
+        delete k.waits[m.n];
+        return;
+      case "snap": return k.toWorker({ t: "re", n: m.n, v: snap() });
+      case "store":
+        write(m.w);
+        return k.toWorker({ t: "re", n: m.n });
+      case "log": return console[m.l]("[glood-tracker] " + m.m);
+      case "error": h.gloodTracker = "error";
+    }
+  };
+  // Shopify's consent banner answers later: a fact like the visitor's setConsent().
+  const consent = (e) => {
+    const a = e.detail && e.detail.analyticsAllowed;
+    const c = a != null ? (a ? "granted" : "denied") : k.shopify();
+    if (c && c !== "pending") k.fact("call", { m: "consent", a: [c === "granted"] });
+  };
+  k.on.push([D, "visitorConsentCollected", consent]);
+  D.addEventListener("visitorConsentCollected", consent, true);
+  k.status = (s) => {
+    if (s) s.stats.rejected = (s.stats.rejected || 0) + k.rejected;
+    return s;
+  };
+  k.stop = () => {
+    k.stopped = 1;
+    k.api.ready = false;
+    h.gloodTracker = "stopped";
+    k.obs.forEach((o) => o.disconnect());
+    if (k.release) k.release();
+    k.worker.postMessage({ t: "bye" });
+    k.worker.terminate();
+    k.on.forEach(([o, e, f]) => o.removeEventListener(e, f, true));
+  };
+
+  let ov = null;
+  try { ov = W.gloodTrackerConfig ? JSON.parse(JSON.stringify(W.gloodTrackerConfig)) : null } catch (e) { err("window.gloodTrackerConfig is not JSON: " + e) }
+  const worker = new Worker(k.rt.worker, { type: "module", name: "glood-tracker" });
+  worker.onmessage = (e) => on(e.data);
+  worker.onerror = (e) => { err("the tracker's worker failed: " + (e.message || e)); h.gloodTracker = "error" };
+  worker.postMessage({
+    t: "boot", rt: k.rt, page: k.boot(), cfg: k.text("glood-tracker-config"), ov, prev: k.prev || null, store: snap(),
+    dbg: /[?&]glood_debug=1(&|$)/.test(location.search), consent: k.shopify() || null,
+  });
+  k.worker = worker;
+  k.sendFacts();
+  k.early.splice(0).forEach((m) => worker.postMessage(m));
+};

@@ -1,0 +1,146 @@
+/* Glood tracker sensor (main thread, inline in <head>): records DOM facts from the first moment and, when the
+   page goes, sends what the worker left ready and keeps what it has not judged. It judges nothing: Python in
+   the worker does. After the page has loaded it imports relay.js, which starts the worker. docs/design.md §6. */
+(() => {
+  const W = window, D = document, N = navigator, P = performance, G = "glood_tracker:";
+  const rt = JSON.parse(D.currentScript.dataset.runtime);
+  const uid = () => crypto.randomUUID();
+  const ls = f => { try { return f(localStorage) } catch (e) {} };
+  const text = id => { const el = D.getElementById(id); return el ? el.textContent : null };
+  // k: the state relay.js shares (facts not yet judged, the worker's last hold, what was sent, questions waiting).
+  const k = {rt, page: uid(), pv: uid(), seq: 0, facts: [], posted: 0, sent: new Set(), early: [], waits: {}, asks: 0, rejected: 0, text};
+  try { k.prev = sessionStorage.getItem(G + "tab"); sessionStorage.setItem(G + "tab", k.page) } catch (e) {}
+  k.toWorker = m => k.worker ? k.worker.postMessage(m) : k.early.push(m);
+  k.sendFacts = () => {
+    k.queued = 0;
+    const f = k.facts.filter(x => x.s > k.posted);
+    if (k.worker && f.length) { k.posted = k.seq; k.worker.postMessage({t: "facts", f}) }
+  };
+  const fact = (kind, o, t) => {
+    k.facts.push(Object.assign({s: ++k.seq, t: t || P.timeOrigin + P.now(), k: kind}, o));
+    if (k.worker && !k.queued) { k.queued = 1; queueMicrotask(k.sendFacts) }
+  };
+  k.fact = fact;
+
+  // Sections: found at DOMContentLoaded, then added, removed or re-served (MutationObserver); visibility (IntersectionObserver).
+  const SEC = "[data-glood-section]", PROD = "[data-glood-product-id]", keys = new WeakMap(), els = new Map();
+  let n = 0;
+  const ref = el => el ? [el.dataset.gloodProductId, el.dataset.gloodVariantId || null] : null;
+  const io = new IntersectionObserver(es => D.prerendering || es.forEach(e => {
+    const i = keys.get(e.target), a = r => r ? r.width * r.height : 0;
+    i && fact("io", {i, r: [a(e.intersectionRect), a(e.boundingClientRect), a(e.rootBounds)]}, P.timeOrigin + e.time);
+  }), {threshold: [0, .1, .2, .3, .4, .5, .6, .7, .8, .9, 1]});
+  const add = el => {
+    if (keys.has(el)) return keys.get(el);
+    const i = ++n, a = {};
+    keys.set(el, i); els.set(i, el);
+    for (const d in el.dataset) d.startsWith("glood") && (a[d] = el.dataset[d]);
+    fact("sec", {i, a, p: [...el.querySelectorAll(PROD)].map(ref)});
+    io.observe(el);
+    return i;
+  };
+  const forget = (i, el) => { els.delete(i); keys.delete(el); io.unobserve(el); fact("gone", {i}) };
+  const scan = root => { root.matches && root.matches(SEC) && add(root); root.querySelectorAll && root.querySelectorAll(SEC).forEach(add) };
+  const mo = new MutationObserver(rs => {
+    for (const r of rs) r.type == "attributes" ? keys.has(r.target) && (forget(keys.get(r.target), r.target), add(r.target)) : r.addedNodes.forEach(scan);
+    for (const [i, el] of els) el.isConnected || forget(i, el);
+  });
+
+  // Shopper actions: clicks (also middle and modifier clicks) on recommended products, cart forms.
+  const click = e => {
+    const t = e.target, p = t.closest && t.closest(PROD), s = p && p.closest(SEC);
+    s && !t.closest('form[action$="/cart/add"]') && (e.type == "click" || e.button == 1) && fact("click", {i: add(s), p: ref(p), b: e.button});
+  };
+  const submit = e => {
+    const f = e.target, c = f.matches && (f.matches('form[action$="/cart/add"]') ? "add" : f.matches('form[action$="/cart/change"]') && "chg");
+    if (!c) return;
+    const d = new FormData(f), s = f.closest(SEC);
+    fact(c, {i: s ? add(s) : 0, p: ref(f.closest(PROD)), v: d.get("id"), q: d.get("quantity"), l: d.get("line")});
+  };
+
+  // Consent for what is stored or sent before the worker says: Shopify's Customer Privacy API, else require_consent + setConsent().
+  k.shopify = () => {
+    const c = W.Shopify && W.Shopify.customerPrivacy;
+    if (c) try { return c.analyticsProcessingAllowed() ? "granted" : (c.currentVisitorConsent() || {}).analytics == "no" ? "denied" : "pending" } catch (e) { return "pending" }
+  };
+  const allowed = () => {
+    if (k.hold) return k.hold.c == "granted";
+    let c = {};
+    try { c = Object.assign(JSON.parse(text("glood-tracker-config") || "{}"), W.gloodTrackerConfig) } catch (e) {}
+    return (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : c.require_consent ? "pending" : "granted")) == "granted";
+  };
+
+  // Leaving (hidden or pagehide): send the bodies the worker left ready, keep unjudged facts for the next page.
+  k.send = b => b.h ? (fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"}).catch(e => 0), 0)
+    : N.sendBeacon(b.u, new Blob([b.x], {type: "application/json"}));
+  k.boot = () => ({page: k.page, pv: k.pv, t0: P.timeOrigin + ((P.getEntriesByType("navigation")[0] || {}).activationStart || 0),
+    url: location.href, ref: D.referrer, title: D.title, vw: innerWidth, vh: innerHeight, ua: N.userAgent,
+    vis: D.visibilityState == "visible", pd: text("glood-page")});
+  const leave = () => {
+    if (D.prerendering || k.stopped) return;
+    scan(D);
+    if (!allowed()) return;
+    const out = [];
+    let all = k.hold && k.hold.all;
+    for (const b of k.hold ? k.hold.b : []) {
+      if (b.i.some(i => k.sent.has(b.d + i))) continue;
+      try { if (!k.send(b)) { all = 0; continue } } catch (e) { all = 0; continue }
+      out.push([b.d, b.i]); b.i.forEach(i => k.sent.add(b.d + i));
+    }
+    ls(s => {
+      // The stored backlog is what these bodies carried: gone with them when every one went.
+      all && s.removeItem(G + "outbox:" + k.page);
+      if (!k.facts.length) return;
+      const r = {v: 1, seen: Date.now(), boot: k.boot(), st: k.hold && k.hold.st, f: k.facts, x: 0};
+      while (JSON.stringify(r).length > 65536 && r.f.length) { r.f = r.f.slice(0, -1); r.x = k.facts.length - r.f.length }
+      s.setItem(G + "facts:" + k.page, JSON.stringify(r));
+    });
+    k.toWorker({t: "hide", sent: out});
+  };
+  const back = () => ls(s => s.removeItem(G + "facts:" + k.page));
+  const lock = () => N.locks && N.locks.request(G + "tab:" + k.page, () => new Promise(r => k.release = r)).catch(() => {});
+  const idle = () => (W.requestIdleCallback || setTimeout)(() => D.prerendering || k.started++ || import(rt.relay).then(m => m.default(k)), {timeout: 2000});
+  k.started = 0;
+  k.on = [[D, "click", click], [D, "auxclick", click], [D, "submit", submit],
+    [D, "visibilitychange", () => { const v = D.visibilityState == "visible"; fact("vis", {v}); v ? back() : leave() }],
+    [W, "pagehide", () => { leave(); k.release && k.release(); k.release = 0 }],
+    [W, "pageshow", e => { if (e.persisted) { k.pv = uid(); lock(); fact("show", {pv: k.pv}); back() } }]];
+  k.obs = [io, mo];
+
+  // The public API: calls are facts like any other (ids made here, at once); questions wait for the worker.
+  const api = W.gloodTracker = W.gloodTracker || {}, stub = api.q || [];
+  const ask = m => k.stopped ? Promise.resolve(m == "flush" || m == "pending" ? 0 : null)
+    : new Promise(r => { k.waits[++k.asks] = r; k.sendFacts(); k.toWorker({t: "ask", n: k.asks, m}) });
+  const track = (t, name, data, custom) => {
+    let a;
+    try {
+      a = JSON.parse(JSON.stringify([name, data == null ? null : data, custom == null ? null : custom], (key, v) => {
+        if (typeof v == "function") throw TypeError(key + " is a function");
+        return v;
+      }));
+    } catch (e) { a = e }
+    if (k.stopped || typeof name != "string" || !Array.isArray(a)) {
+      k.stopped || (k.rejected++, console.error("[glood-tracker] track(" + String(name).slice(0, 80) + ") rejected: "
+        + (Array.isArray(a) ? "the name must be a string" : "data is not JSON (" + a + ")")));
+      return null;
+    }
+    const e = uid();
+    fact("call", {m: "track", a, e}, t);
+    return e;
+  };
+  api.track = (n, d, c) => track(0, n, d, c);
+  api.setConsent = v => { k.given = !!v; fact("call", {m: "consent", a: [k.given]}) };
+  ["flush", "pending", "status", "stop"].forEach(m => api[m] = () => ask(m).then(v => k[m] ? k[m](v) : v));
+  api.ready = false;
+  api.version = rt.version;
+  k.api = api;
+  delete api.q;
+  stub.forEach(c => track(c[0] - 0 || 0, c[1], c[2], c[3]));
+
+  k.on.forEach(([o, e, f]) => o.addEventListener(e, f, true));
+  lock();
+  const watch = () => { scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
+  D.readyState == "loading" ? D.addEventListener("DOMContentLoaded", watch) : watch();
+  D.prerendering && D.addEventListener("prerenderingchange", () => { els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
+  D.readyState == "complete" ? idle() : W.addEventListener("load", idle);
+})();

@@ -1,0 +1,30 @@
+// The tracker's worker: loads Pyodide and the tracker package, then hands every message to Python as JSON text.
+// The first message is the sensor's boot message; messages that arrive while Python loads wait, in order.
+let handle = null;
+const early = [];
+self.onmessage = async (event) => {
+  const text = JSON.stringify(event.data);
+  if (handle) return handle(text);
+  early.push(text);
+  if (early.length > 1) return;
+  const { rt } = event.data;
+  try {
+    const archive = fetch(rt.archive).then((r) => {
+      if (!r.ok) throw new Error(`${rt.archive} answered ${r.status}`);
+      return r.arrayBuffer();
+    });
+    const { loadPyodide } = await import(rt.pyodide);
+    const pyodide = await loadPyodide({ indexURL: rt.index });
+    pyodide.unpackArchive(await archive, "zip", { extractDir: "/glood" });
+    pyodide.runPython("import sys; sys.path.insert(0, '/glood')");
+    const start = pyodide.pyimport("tracker.browser").start;
+    const py = start(early.shift(), (out) => self.postMessage(JSON.parse(out)));
+    start.destroy();
+    handle = (t) => py(t);
+    self.addEventListener("message", (e) => e.data && e.data.t === "bye" && py.destroy());
+    while (early.length) handle(early.shift());
+  } catch (error) {
+    self.postMessage({ t: "log", l: "error", m: `the tracker's runtime did not start: ${error}` });
+    self.postMessage({ t: "error" });
+  }
+};

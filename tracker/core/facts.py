@@ -1,0 +1,381 @@
+"""DOM facts recorded by the main-thread sensor, judged into events: renders, MRC views, clicks, cart changes.
+
+The sensor only records what happened and when (epoch milliseconds); everything that decides is here, in
+pure Python, so facts that arrive before Python is up (or are replayed by the next page) are judged exactly
+as live ones. Event ids are derived from the pageview id and the fact, so judging the same facts twice
+gives the same ids (the collectors store an id once). The message contract is in docs/design.md §6.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .cart import CartChange, removed_line
+from .events import PAGE_TYPES, PageContext, ProductRef, SectionTrack
+from .viewability import Viewability
+
+__all__ = ["PageBoot", "PageData", "Emit", "PageJudge", "visible_share", "section_from_dataset", "stable_id",
+           "FactError", "PAGE_EVENTS"]
+
+#: The follow-up standard event of a page type, and the page context key its data comes from.
+PAGE_EVENTS = {"product": ("product_viewed", "product"), "collection": ("collection_viewed", "collection"),
+               "cart": ("cart_viewed", "cart")}
+_NAMESPACE = uuid.UUID("5f0c8f43-6a7e-4d1e-9a55-8f1f4b1c2d3e")
+
+
+class FactError(ValueError):
+    """A fact that does not have the shape of the contract."""
+
+
+def stable_id(pageview_id: str, what: str) -> str:
+    """The event id of `what` on one pageview: the same every time it is judged."""
+    return str(uuid.uuid5(_NAMESPACE, f"{pageview_id}/{what}"))
+
+
+def visible_share(visible_area: float, element_area: float, root_area: float | None) -> float:
+    """Visible share of a section: of the element, or of the viewport when the element is larger than it."""
+    area = element_area
+    if root_area is not None and root_area > 0:
+        area = min(element_area, root_area)
+    if area <= 0:
+        return 0.0
+    return min(1.0, max(0.0, float(visible_area) / area))
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What the storefront's `#glood-page` tag says about the page."""
+
+    page_type: str
+    raw: dict[str, Any]
+
+    @classmethod
+    def parse(cls, text: str | None) -> tuple["PageData", str | None]:
+        """(page data, problem): invalid JSON or a non-object is reported and read as an 'other' page."""
+        raw: Any = {}
+        problem = None
+        if text and text.strip():
+            try:
+                raw = json.loads(text)
+            except ValueError as exc:
+                raw, problem = {}, f"#glood-page is not valid JSON: {exc}"
+            if not isinstance(raw, dict):
+                raw, problem = {}, "#glood-page must hold a JSON object"
+        page_type = raw.get("page_type")
+        return cls(page_type if page_type in PAGE_TYPES else "other", raw), problem
+
+    def get(self, key: str) -> dict[str, Any]:
+        value = self.raw.get(key)
+        return value if isinstance(value, dict) else {}
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PageBoot:
+    """What the sensor knows of its page: ids, time origin, URL and viewport, and the page's own JSON."""
+
+    page_id: str
+    pageview_id: str
+    t0: float
+    url: str = ""
+    referrer: str = ""
+    title: str = ""
+    viewport_width: int | None = None
+    viewport_height: int | None = None
+    user_agent: str | None = None
+    visible: bool = True
+    page_json: str | None = None
+
+    @classmethod
+    def from_message(cls, raw: Mapping[str, Any]) -> "PageBoot":
+        """From the sensor's boot record (docs/design.md §6); FactError when it is not one."""
+        try:
+            page_id, pageview_id, t0 = raw["page"], raw["pv"], raw["t0"]
+        except (KeyError, TypeError):
+            raise FactError("boot record needs page, pv and t0") from None
+        if not (isinstance(page_id, str) and page_id and isinstance(pageview_id, str) and pageview_id
+                and isinstance(t0, (int, float)) and not isinstance(t0, bool)):
+            raise FactError("boot record: page and pv must be strings, t0 a number")
+
+        def text(key: str) -> str:
+            value = raw.get(key)
+            return value if isinstance(value, str) else ""
+
+        def size(key: str) -> int | None:
+            value = raw.get(key)
+            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        page_json = raw.get("pd")
+        return cls(page_id, pageview_id, float(t0), text("url"), text("ref"), text("title"), size("vw"),
+                   size("vh"), text("ua") or None, raw.get("vis") is not False,
+                   page_json if isinstance(page_json, str) else None)
+
+
+@dataclass(frozen=True)
+class Emit:
+    """An event the facts call for: its name, data, time and stable id."""
+
+    name: str
+    data: dict[str, Any]
+    custom: dict[str, Any]
+    timestamp_ms: int
+    id: str
+
+
+@dataclass
+class _Section:
+    track: SectionTrack
+    rendered: bool = False
+
+
+@dataclass
+class PageJudge:
+    """Judges one page's facts, in order, into events. `snapshot()` / `restore` carry its state across pages."""
+
+    boot: PageBoot
+    ratio: float = 0.5
+    duration_ms: float = 1000.0
+    pageview_id: str = ""
+    started: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pageview_id = self.pageview_id or self.boot.pageview_id
+        self.data, problem = PageData.parse(self.boot.page_json)
+        if problem:
+            self.problems.append(problem)
+        self.sections: dict[int, _Section] = {}
+        self.viewability: Viewability[int] = Viewability(self.ratio, self.duration_ms, self.boot.visible)
+        self.page = self._context()
+
+    def _context(self) -> PageContext:
+        product = self.data.get("product")
+        customer = self.data.get("customer")
+        return PageContext(
+            url=self.boot.url, page_type=self.data.page_type, pageview_id=self.pageview_id,
+            product_id=_opt_str(product.get("id")), variant_id=_opt_str(product.get("variant_id")),
+            viewport_width=self.boot.viewport_width, viewport_height=self.boot.viewport_height,
+            user_agent=self.boot.user_agent, customer_id=_opt_str(customer.get("id")))
+
+    # -- the page itself ------------------------------------------------------------------
+
+    def start(self) -> list[Emit]:
+        """page_viewed (and product/collection/cart_viewed) at the page's time origin, once per pageview."""
+        if self.started:
+            return []
+        self.started = True
+        ts = int(self.boot.t0)
+        out = [self._emit("page_viewed", {"page_type": self.page.page_type, "url": self.boot.url,
+                                          "title": self.boot.title, "referrer": self.boot.referrer},
+                          {}, ts, "page_viewed")]
+        follow = PAGE_EVENTS.get(self.page.page_type)
+        if follow is not None:
+            name, key = follow
+            out.append(self._emit(name, {key: self.data.get(key)}, {}, ts, name))
+        return out
+
+    def _emit(self, name: str, data: dict[str, Any], custom: dict[str, Any], ts: float, what: str) -> Emit:
+        return Emit(name, data, custom, int(ts), stable_id(self.pageview_id, what))
+
+    # -- facts -----------------------------------------------------------------------------
+
+    def apply(self, fact: Mapping[str, Any]) -> list[Emit]:
+        """Judge one fact (views that fell due before it come first); FactError for a malformed one."""
+        kind, seq, ts = fact.get("k"), fact.get("s"), fact.get("t")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(ts, (int, float)) \
+                or isinstance(ts, bool):
+            raise FactError(f"fact needs an integer s and a numeric t: {dict(fact)!r}"[:300])
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            raise FactError(f"unknown fact kind {kind!r}")
+        out = self.due(ts)
+        out.extend(handler(self, fact, seq, float(ts)))
+        return out
+
+    def due(self, now_ms: float) -> list[Emit]:
+        """Views that met the rule by `now_ms`, stamped with the moment they did."""
+        out = []
+        for key in self.viewability.due(now_ms):
+            section = self.sections.get(key)
+            moment = self.viewability.met_at(key)
+            if section is not None:
+                out.append(self._emit("glood:section:view", {}, {"track": section.track.to_json()},
+                                      moment if moment is not None else now_ms, f"{key}/view"))
+        return out
+
+    def next_deadline(self) -> float | None:
+        return self.viewability.next_deadline()
+
+    def _section_fact(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        key = _key(fact)
+        track = section_from_dataset(fact.get("a"), fact.get("p"))
+        if key in self.sections:
+            return []
+        self.sections[key] = _Section(track, rendered=True)
+        return [self._emit("glood:section:render", {}, {"track": track.to_json()}, ts, f"{key}/render")]
+
+    def _gone(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        key = _key(fact)
+        self.sections.pop(key, None)
+        self.viewability.forget(key)
+        return []
+
+    def _intersection(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        key = _key(fact)
+        areas = fact.get("r")
+        if not (isinstance(areas, list) and len(areas) == 3
+                and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in areas)):
+            raise FactError("io fact needs r = [visible area, element area, root area]")
+        if key in self.sections:
+            self.viewability.update(key, visible_share(areas[0], areas[1], areas[2]), ts)
+        return []
+
+    def _visibility(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        self.viewability.set_page_visible(fact.get("v") is True, ts)
+        return []
+
+    def _click(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        section = self.sections.get(_key(fact))
+        product = _product(fact.get("p"))
+        if section is None or product is None:
+            return []
+        track = section.track.with_products((product,))
+        return [self._emit("glood:section:click", {}, {"track": track.to_json()}, ts, f"{seq}/click")]
+
+    def _cart_add(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        variant = _opt_str(fact.get("v"))
+        quantity = _quantity(fact.get("q"))
+        product = _product(fact.get("p"))
+        section = self.sections.get(_key(fact)) if fact.get("i") else None
+        out = []
+        if section is not None and product is not None:
+            acted = ProductRef(product.product_id, variant or product.variant_id, quantity)
+            out.append(self._emit("glood:section:add_to_cart", {},
+                                  {"track": section.track.with_products((acted,)).to_json()}, ts, f"{seq}/section_add"))
+        out.append(self._emit("product_added_to_cart", {"cartLine": {
+            "merchandise": {"id": variant, "product": {"id": product.product_id if product else None}},
+            "quantity": quantity}}, {}, ts, f"{seq}/cart_add"))
+        return out
+
+    def _cart_change(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        change = CartChange(line=_opt_str(fact.get("l")), variant_id=_opt_str(fact.get("v")),
+                            quantity=_opt_str(fact.get("q")))
+        removed = removed_line(self.data.get("cart"), change)
+        if removed is None:
+            return []
+        return [self._emit("product_removed_from_cart", removed, {}, ts, f"{seq}/cart_remove")]
+
+    def _restored(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        """The page came back from the back/forward cache: a new pageview, its sections rendered again."""
+        pageview_id = fact.get("pv")
+        if not isinstance(pageview_id, str) or not pageview_id:
+            raise FactError("show fact needs pv")
+        self.pageview_id = pageview_id
+        self.page = self._context()
+        self.boot = PageBoot(**{**self.boot.__dict__, "t0": ts, "pageview_id": pageview_id})
+        self.started = False
+        out = self.start()
+        self.viewability = Viewability(self.ratio, self.duration_ms, self.viewability.page_visible)
+        for key, section in self.sections.items():
+            out.append(self._emit("glood:section:render", {}, {"track": section.track.to_json()}, ts, f"{key}/render"))
+        return out
+
+    # -- state across pages ------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The judge's state as JSON, for the sensor to keep with unjudged facts (docs/design.md §6)."""
+        return {"pv": self.pageview_id, "started": self.started,
+                "sections": [[k, _track_json(s.track)] for k, s in self.sections.items()],
+                "view": self.viewability.snapshot()}
+
+    @classmethod
+    def restore(cls, boot: PageBoot, state: Any, *, ratio: float, duration_ms: float) -> "PageJudge":
+        """A judge in the state `snapshot()` described (a fresh one when `state` is not such a record)."""
+        judge = cls(boot, ratio, duration_ms)
+        if not isinstance(state, dict):
+            return judge
+        pageview_id = state.get("pv")
+        if isinstance(pageview_id, str) and pageview_id:
+            judge.pageview_id = pageview_id
+            judge.page = judge._context()
+        judge.started = state.get("started") is True
+        for item in state.get("sections") or []:
+            try:
+                key, raw = item
+                judge.sections[int(key)] = _Section(_track_from_json(raw), rendered=True)
+            except (TypeError, ValueError, KeyError):
+                judge.problems.append("a stored section could not be read")
+        judge.viewability.restore(state.get("view"))
+        return judge
+
+
+_HANDLERS = {
+    "sec": PageJudge._section_fact, "gone": PageJudge._gone, "io": PageJudge._intersection,
+    "vis": PageJudge._visibility, "click": PageJudge._click, "add": PageJudge._cart_add,
+    "chg": PageJudge._cart_change, "show": PageJudge._restored,
+}
+
+
+def _key(fact: Mapping[str, Any]) -> int:
+    key = fact.get("i")
+    if not isinstance(key, int) or isinstance(key, bool):
+        raise FactError(f"{fact.get('k')} fact needs an integer section key i")
+    return key
+
+
+def _product(raw: Any) -> ProductRef | None:
+    if not isinstance(raw, list) or not raw or _opt_str(raw[0]) is None:
+        return None
+    return ProductRef(str(raw[0]), _opt_str(raw[1]) if len(raw) > 1 else None)
+
+
+def _quantity(raw: Any) -> int:
+    try:
+        return max(1, int(str(raw).strip())) if raw is not None else 1
+    except ValueError:
+        return 1
+
+
+def section_from_dataset(dataset: Any, products: Any) -> SectionTrack:
+    """`customData.track` of a section from its `data-glood-*` attributes (as `el.dataset` names them)."""
+    attrs = dataset if isinstance(dataset, dict) else {}
+
+    def attr(name: str) -> str | None:
+        return _opt_str(attrs.get(name))
+
+    parent_id = attr("gloodParentProductId")
+    refs = tuple(p for p in (_product(item) for item in (products if isinstance(products, list) else []))
+                 if p is not None)
+    return SectionTrack(
+        section=attr("gloodSection") or "",
+        section_serve_id=attr("gloodServeId"),
+        request_id=attr("gloodRequestId"),
+        recommendation_type=attr("gloodRecommendationType"),
+        page=attr("gloodPage"),
+        parent=ProductRef(parent_id, attr("gloodParentVariantId")) if parent_id else None,
+        products=refs,
+    )
+
+
+def _track_json(track: SectionTrack) -> dict[str, Any]:
+    return {"section": track.section, "serve": track.section_serve_id, "request": track.request_id,
+            "type": track.recommendation_type, "page": track.page,
+            "parent": [track.parent.product_id, track.parent.variant_id] if track.parent else None,
+            "products": [[p.product_id, p.variant_id] for p in track.products]}
+
+
+def _track_from_json(raw: Any) -> SectionTrack:
+    if not isinstance(raw, dict) or not isinstance(raw.get("section"), str):
+        raise ValueError("not a stored section")
+    parent = _product(raw.get("parent"))
+    products = tuple(p for p in (_product(i) for i in raw.get("products") or []) if p is not None)
+    return SectionTrack(raw["section"], _opt_str(raw.get("serve")), _opt_str(raw.get("request")),
+                        _opt_str(raw.get("type")), _opt_str(raw.get("page")), parent, products)

@@ -1,0 +1,513 @@
+"""The tracker as it runs in the worker: the sensor's messages in, events judged, queued and handed back.
+
+Everything here is pure Python behind small seams (post a message, make a request, schedule, Web Locks),
+so it runs in CPython tests as it runs in Pyodide's worker. The messages are the contract of
+docs/design.md §6.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping, Protocol
+
+from .clock import Clock
+from .config import Config, ConfigError
+from .encoders import LIB_VERSION
+from .events import TrackError
+from .facts import Emit, FactError, PageBoot, PageJudge
+from .journal import FACTS_PREFIX
+from .pipeline import Pipeline
+from .retry import Backoff, parse_retry_after
+from .storage import MirrorStorage
+from .transport import RelayTransport
+
+__all__ = ["WorkerTracker", "Seams", "Locks", "Cancel", "read_config", "TAB_LOCK_PREFIX", "ADOPT_LOCK",
+           "INIT_ATTEMPTS_BEFORE_FALLBACK", "HOLD_DELAY_MS"]
+
+#: Web Locks: the sensor holds `<prefix><page id>` while its page is alive; adoption runs under ADOPT_LOCK.
+TAB_LOCK_PREFIX = "glood_tracker:tab:"
+ADOPT_LOCK = "glood_tracker:adopt"
+INIT_ATTEMPTS_BEFORE_FALLBACK = 3
+#: A burst of facts is judged at once and answered with one hold message, this long after its first.
+HOLD_DELAY_MS = 25
+
+
+class Cancel(Protocol):
+    def cancel(self) -> Any: ...
+
+
+class Locks(Protocol):
+    """Web Locks as the worker sees them."""
+
+    async def held(self) -> set[str]:
+        """Names of the locks held or requested right now, by any page of this origin."""
+
+    async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` while holding lock `name`."""
+
+
+Request = Callable[[str, str, Mapping[str, str]], Awaitable[tuple[int, str]]]
+
+
+@dataclass
+class Seams:
+    """What the worker tracker needs from its host: the browser's worker scope, or test doubles."""
+
+    post: Callable[[dict[str, Any]], None]
+    request: Request
+    clock: Clock
+    later: Callable[[float, Callable[[], None]], Cancel]
+    locks: Locks | None = None
+
+
+def read_config(boot: Mapping[str, Any]) -> Config:
+    """The page's `#glood-tracker-config` text, overridden by `window.gloodTrackerConfig` and `?glood_debug=1`."""
+    raw: Any = {}
+    text = boot.get("cfg")
+    if isinstance(text, str) and text.strip():
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"#glood-tracker-config is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError("#glood-tracker-config must hold a JSON object")
+    overrides = boot.get("ov")
+    if overrides is not None:
+        if not isinstance(overrides, dict):
+            raise ConfigError("window.gloodTrackerConfig must be an object")
+        raw.update(overrides)
+    if boot.get("dbg") is True:
+        raw["debug"] = True
+    return Config.from_mapping(raw)
+
+
+class WorkerTracker:
+    """One page's tracker. `start()` after construction; then `handle(message)` for each sensor message."""
+
+    def __init__(self, boot: Mapping[str, Any], seams: Seams) -> None:
+        self.seams = seams
+        self.config = read_config(boot)
+        self.page_boot = PageBoot.from_message(boot.get("page") or {})
+        self.page_id = self.page_boot.page_id
+        self.previous = boot.get("prev") if isinstance(boot.get("prev"), str) else None
+        store = boot.get("store")
+        self.storage = MirrorStorage(store if isinstance(store, dict) else {})
+        self.transport = RelayTransport()
+        consent = boot.get("consent") if boot.get("consent") in ("granted", "denied", "pending") else None
+        self.pipeline = Pipeline(self.config, self.transport, clock=seams.clock, storage=self.storage,
+                                 log=self._log, tab_id=self.page_id, consent=consent)
+        self.judge = PageJudge(self.page_boot, self.config.view_ratio, self.config.view_duration_ms)
+        for problem in self.judge.problems:
+            self.error(problem)
+        self.upto = 0
+        self.stopped = False
+        self._hold_timer: Cancel | None = None
+        self._view_timer: Cancel | None = None
+        self._flush_timer: Cancel | None = None
+        self._rpc_next = 0
+        self._rpc: dict[int, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._init_task: asyncio.Task[Any] | None = None
+        #: True once adoption of earlier pages' records is over (whatever it found).
+        self.adopted = False
+
+    # -- logging --------------------------------------------------------------------------
+
+    def _log(self, message: str) -> None:
+        self.seams.post({"t": "log", "l": "log", "m": message})
+
+    def error(self, message: str) -> None:
+        self.seams.post({"t": "log", "l": "error", "m": message})
+
+    def warn(self, message: str) -> None:
+        self.seams.post({"t": "log", "l": "warn", "m": message})
+
+    def debug(self, message: str) -> None:
+        if self.config.debug:
+            self._log(message)
+
+    # -- life ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Emit the page's own events, start the visit and adoption, tell the sensor it is ready."""
+        self._track_all(self.judge.start())
+        self._arm_flush_timer()
+        self._ensure_session()
+        self._spawn(self._adopt())
+        self.seams.post({"t": "ready", "v": LIB_VERSION})
+        self.debug(f"ready (v{LIB_VERSION}, page {self.judge.page.page_type}, pageview {self.judge.pageview_id})")
+        self._after()
+
+    def handle(self, message: Any) -> None:
+        """One message from the sensor; a malformed one is reported and ignored."""
+        if self.stopped or not isinstance(message, dict):
+            return
+        kind = message.get("t")
+        try:
+            if kind == "facts":
+                self._facts(message.get("f"))
+            elif kind == "ans":
+                self._answers(message.get("a"))
+            elif kind == "hide":
+                self._hidden(message.get("sent"))
+            elif kind == "ask":
+                self._ask(message.get("n"), message.get("m"))
+            elif kind == "re":
+                future = self._rpc.pop(message.get("n"), None)  # type: ignore[arg-type]
+                if future is not None and not future.done():
+                    future.set_result(message.get("v"))
+            elif kind == "fail":
+                self.pipeline.stats["persist_failed"] += 1
+            else:
+                self.error(f"unknown message {str(kind)[:40]!r} from the sensor")
+        finally:
+            self._after()
+
+    # -- facts ---------------------------------------------------------------------------
+
+    def _facts(self, facts: Any) -> None:
+        for fact in facts if isinstance(facts, list) else []:
+            if not isinstance(fact, dict):
+                continue
+            seq = fact.get("s")
+            if isinstance(seq, int) and seq > self.upto:
+                self.upto = seq
+            if fact.get("k") == "call":
+                self._call(fact)
+                continue
+            try:
+                emits = self.judge.apply(fact)
+            except FactError as exc:
+                self.error(f"fact ignored: {exc}")
+                continue
+            self._track_all(emits)
+            if fact.get("k") in ("add", "chg") and emits:
+                self.flush("cart")
+        self._arm_view_timer()
+
+    def _call(self, fact: Mapping[str, Any]) -> None:
+        method, args = fact.get("m"), fact.get("a")
+        args = args if isinstance(args, list) else []
+        if method == "track":
+            name = args[0] if args else None
+            self.track(name, args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None,
+                       timestamp_ms=fact.get("t"), event_id=fact.get("e"))
+        elif method == "consent":
+            self.set_consent(bool(args[0]) if args else False)
+        else:
+            self.error(f"unknown call {str(method)[:40]!r}")
+
+    def track(self, name: Any, data: Any = None, custom: Any = None, *, timestamp_ms: Any = None,
+              event_id: Any = None, page: Any = None) -> str | None:
+        """Track an event by Glood name; bad input is reported on the console and returns None."""
+        try:
+            ts = int(timestamp_ms) if isinstance(timestamp_ms, (int, float)) and not isinstance(timestamp_ms, bool) \
+                else None
+            event = self.pipeline.track(name, data, custom, page=page or self.judge.page, timestamp_ms=ts,
+                                        event_id=event_id if isinstance(event_id, str) else None)
+        except TrackError as exc:
+            self.error(f"track({str(name)[:80]!r}) rejected: {exc}")
+            return None
+        if event is None:
+            self.debug(f"{name} not tracked: consent denied")
+            return None
+        self.debug(f"{event.name} {json.dumps(event.custom_data or event.data)[:300]}")
+        return event.id
+
+    def _track_all(self, emits: list[Emit], page: Any = None) -> None:
+        for emit in emits:
+            self.track(emit.name, emit.data, emit.custom, timestamp_ms=emit.timestamp_ms, event_id=emit.id, page=page)
+
+    def _on_view_timer(self) -> None:
+        self._view_timer = None
+        if not self.stopped:
+            self._track_all(self.judge.due(self.seams.clock.now_ms()))
+            self._arm_view_timer()
+            self._after()
+
+    def _arm_view_timer(self) -> None:
+        if self._view_timer is not None:
+            self._view_timer.cancel()
+            self._view_timer = None
+        deadline = self.judge.next_deadline()
+        if deadline is not None and not self.stopped:
+            delay = max(0.0, deadline - self.seams.clock.now_ms()) + 1
+            self._view_timer = self.seams.later(delay, self._on_view_timer)
+
+    # -- consent -------------------------------------------------------------------------
+
+    def set_consent(self, granted: bool) -> None:
+        """The visitor's analytics consent: grant sends what waited in memory; denial drops it all."""
+        self.pipeline.set_consent(granted)
+        if granted:
+            self._ensure_session()
+            self.flush("consent")
+
+    # -- sending -------------------------------------------------------------------------
+
+    def flush(self, reason: str) -> int:
+        report = self.pipeline.flush(reason)
+        if self.pipeline.needs_session and self.pipeline.pending("glood"):
+            self._ensure_session()
+        return len(report.awaiting) + report.events_sent
+
+    def _arm_flush_timer(self) -> None:
+        if not self.stopped:
+            self._flush_timer = self.seams.later(self.config.flush_interval_ms, self._on_flush_timer)
+
+    def _on_flush_timer(self) -> None:
+        if self.stopped:
+            return
+        if self.pipeline.pending():
+            self.flush("timer")
+        self._arm_flush_timer()
+        self._after()
+
+    def _answers(self, answers: Any) -> None:
+        now = self.seams.clock.now_ms()
+        for item in answers if isinstance(answers, list) else []:
+            if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], int)):
+                continue
+            request, status, retry_after = item
+            status = status if isinstance(status, int) and not isinstance(status, bool) else None
+            delay = parse_retry_after(retry_after if isinstance(retry_after, str) else None, now)
+            self.transport.answer(request, status, delay)
+
+    def _hidden(self, sent: Any) -> None:
+        """The sensor sent bodies of ours with `sendBeacon` as the page was hidden: those events are out."""
+        for item in sent if isinstance(sent, list) else []:
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[1], list):
+                self.pipeline.delivered(str(item[0]), [i for i in item[1] if isinstance(i, str)])
+
+    def _after(self) -> None:
+        """After any change: requests to send go now; the sensor's copy of what to send follows shortly."""
+        outgoing = self.transport.take()
+        if outgoing:
+            self.seams.post({"t": "send", "b": outgoing})
+        if self._hold_timer is None and not self.stopped:
+            self._hold_timer = self.seams.later(HOLD_DELAY_MS, self._post_hold)
+
+    def _post_hold(self) -> None:
+        """What the sensor needs if the page goes now: bodies for every queued event, storage writes,
+        the judge's state and the last fact it reflects (docs/design.md §6)."""
+        self._hold_timer = None
+        self.pipeline.persist_if_dirty()
+        standby = self.pipeline.standby()
+        bodies = [{"d": b.destination, "u": b.url, "x": b.payload.decode("utf-8"),
+                   "h": dict(b.headers) if b.headers else None, "i": list(b.event_ids)} for b in standby]
+        # `all`: these bodies carry every stored event (beacons, whose delivery needs no answer), so once they
+        # are sent the stored backlog can go.
+        carried = sum(len(b.event_ids) for b in standby if not b.headers)
+        queued = sum(len(o) for o in self.pipeline.outboxes.values())
+        self.seams.post({"t": "hold", "upto": self.upto, "b": bodies, "w": self.storage.take_writes(),
+                         "st": self.judge.snapshot(), "c": self.pipeline.consent, "all": carried == queued})
+
+    # -- questions from the page -----------------------------------------------------------
+
+    def _ask(self, request: Any, method: Any) -> None:
+        """Answer a question of the page's API; the sensor's copy of what to send is brought up to date first,
+        so that whoever asked sees storage as the tracker left it."""
+        if method == "flush":
+            value: Any = self.flush("manual")
+        elif method == "pending":
+            value = self.pipeline.pending()
+        elif method == "status":
+            value = self.status()
+        elif method == "stop":
+            value = self.stop()
+        else:
+            value = None
+            self.error(f"unknown question {str(method)[:40]!r}")
+        if not self.stopped:
+            outgoing = self.transport.take()
+            if outgoing:
+                self.seams.post({"t": "send", "b": outgoing})
+            if self._hold_timer is not None:
+                self._hold_timer.cancel()
+            self._post_hold()
+        self.seams.post({"t": "reply", "n": request, "v": value})
+
+    def status(self) -> dict[str, Any]:
+        """What the tracker holds, for people and tests: consent, queue, ids, counters."""
+        return {"consent": self.pipeline.consent, "pending": self.pipeline.pending(),
+                "in_flight": max(o.in_flight for o in self.pipeline.outboxes.values()),
+                "tab_id": self.page_id, "pageview_id": self.judge.pageview_id,
+                "client_id": self.pipeline.identity.client_id, "session_id": self.pipeline.session.visit_id,
+                "facts": self.upto, "adopted": self.adopted, "stats": dict(self.pipeline.stats)}
+
+    def stop(self) -> bool:
+        """Flush what can go, post the last hold, and stop every timer and task."""
+        if self.stopped:
+            return False
+        self.pipeline.flush("hidden")
+        outgoing = self.transport.take()
+        if outgoing:
+            self.seams.post({"t": "send", "b": outgoing})
+        self._post_hold()
+        self.stopped = True
+        for timer in (self._hold_timer, self._view_timer, self._flush_timer):
+            if timer is not None:
+                timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        return True
+
+    # -- helpers: tasks and questions to the sensor ------------------------------------------
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def ask_sensor(self, method: str, **fields: Any) -> Any:
+        """A question to the sensor (a fresh storage snapshot, writes applied) and its answer."""
+        self._rpc_next += 1
+        future: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
+        self._rpc[self._rpc_next] = future
+        self.seams.post({"t": method, "n": self._rpc_next, **fields})
+        return await future
+
+    async def _sleep(self, ms: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+        self.seams.later(ms, lambda: future.done() or future.set_result(None))
+        await future
+
+    # -- earlier pages ---------------------------------------------------------------------
+
+    async def _adopt(self) -> None:
+        """Take over what earlier pages left: their unsent events and the facts their worker never judged.
+
+        With Web Locks each sensor holds a lock named after its page while the page lives (released in
+        `pagehide`), so a page is gone exactly when its lock is free; the claim runs under one shared lock
+        on a fresh copy of storage, so two tabs never take the same record. Without Web Locks, staleness
+        decides (see Journal.claim).
+        """
+        try:
+            await self._adopt_once()
+        finally:
+            self.adopted = True
+
+    async def _adopt_once(self) -> None:
+        locks = self.seams.locks
+        try:
+            if locks is None:
+                await self._claim(None)
+                return
+            names = await locks.held()
+            alive = {n[len(TAB_LOCK_PREFIX):] for n in names if n.startswith(TAB_LOCK_PREFIX)}
+            alive.add(self.page_id)
+
+            async def claim() -> None:
+                await self._claim(alive)
+
+            await locks.exclusive(ADOPT_LOCK, claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Web Locks refused (an opaque origin), a sensor gone
+            self.debug(f"adoption under Web Locks failed ({exc}); adopting stale backlogs only")
+            await self._claim(None)
+
+    async def _claim(self, alive: set[str] | None) -> None:
+        if self.stopped or self.pipeline.consent == "denied":
+            return
+        snapshot = await self.ask_sensor("snap")
+        if isinstance(snapshot, dict):
+            self.storage.replace(snapshot)
+        restored = self.pipeline.adopt(alive, self.previous)
+        records, corrupt = self.pipeline.journal.claim_facts(alive, self.previous)
+        if corrupt:
+            self.pipeline.stats["dropped_corrupt"] += corrupt
+        for record in records:
+            restored += self._judge_record(record)
+        await self.ask_sensor("store", w=self.storage.take_writes())
+        if restored:
+            self.debug(f"restored {restored} event(s) from earlier pages")
+            if self.pipeline.session.active:
+                self.flush("restore")
+        self._after()
+
+    def _judge_record(self, record: Mapping[str, Any]) -> int:
+        """Judge the facts an earlier page's sensor kept (its worker never did), from the state it had."""
+        try:
+            boot = PageBoot.from_message(record["boot"])
+        except FactError as exc:
+            self.pipeline.stats["dropped_corrupt"] += 1
+            self.debug(f"stored facts ignored: {exc}")
+            return 0
+        judge = PageJudge.restore(boot, record.get("st"), ratio=self.config.view_ratio,
+                                  duration_ms=self.config.view_duration_ms)
+        before = self.pipeline.stats["tracked"]
+        self._track_all(judge.start(), judge.page)
+        for fact in record["f"]:
+            if not isinstance(fact, dict):
+                continue
+            if fact.get("k") == "call":
+                args = fact.get("a") if isinstance(fact.get("a"), list) else []
+                if fact.get("m") == "track" and args:
+                    self.track(args[0], args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None,
+                               timestamp_ms=fact.get("t"), event_id=fact.get("e"), page=judge.page)
+                continue
+            try:
+                self._track_all(judge.apply(fact), judge.page)
+            except FactError:
+                self.pipeline.stats["dropped_corrupt"] += 1
+        self._track_all(judge.due(float(record["seen"])), judge.page)
+        dropped = record.get("x")
+        if isinstance(dropped, int) and dropped > 0:
+            self.pipeline.stats["dropped_overflow"] += dropped
+        return self.pipeline.stats["tracked"] - before
+
+    # -- the visit --------------------------------------------------------------------------
+
+    def _ensure_session(self) -> None:
+        if not self.pipeline.needs_session or (self._init_task is not None and not self._init_task.done()):
+            return
+        self._init_task = self._spawn(self._init_session())
+
+    async def _init_session(self) -> None:
+        backoff = Backoff(base_ms=500, cap_ms=30_000)
+        attempt = 0
+        while not self.stopped and self.pipeline.needs_session:
+            attempt += 1
+            try:
+                visit_id = await self._request_visit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - network errors, bad answers
+                self.warn(f"session init failed (attempt {attempt}): {exc}")
+                if attempt >= INIT_ATTEMPTS_BEFORE_FALLBACK:
+                    self.pipeline.session_unavailable = True
+                    self._after()
+                await self._sleep(backoff.delay_ms(attempt))
+                continue
+            if self.stopped:
+                return
+            self.pipeline.start_session(visit_id)
+            self.pipeline.session_unavailable = False
+            if self.pipeline.pending():
+                self.flush("session")
+            self._after()
+
+    async def _request_visit(self) -> str:
+        body = {"shop_domain": self.config.shop_domain, "client_id": self.pipeline.identity.client_id,
+                "user_id": self.pipeline.identity.user_id, "channel": self.config.channel,
+                "page_url": self.judge.page.url}
+        headers = {"Content-Type": "application/json"}
+        if self.config.glood_token:
+            headers.update({"Authorization": f"Bearer {self.config.glood_token}", "x-shop": self.config.shop_domain})
+        status, text = await self.seams.request(self.config.glood_init_url, json.dumps(body), headers)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{self.config.glood_init_url} answered {status}")
+        answer = json.loads(text)
+        visit_id = answer.get("visit_id") if isinstance(answer, dict) else None
+        if not isinstance(visit_id, str) or not visit_id:
+            raise RuntimeError("init answer has no visit_id")
+        return visit_id
+
+
+def facts_key(page_id: str) -> str:
+    """Where the sensor of page `page_id` leaves its unjudged facts."""
+    return FACTS_PREFIX + page_id
