@@ -3,6 +3,9 @@ and to make them fail on purpose."""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import uuid
 from typing import Any
 
@@ -10,17 +13,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .api import Payload, Rejection, json_api_route, json_error, read_json
+from .api import Payload, Rejection, json_api_route, json_error, read_json, same_origin_only, whole_number
 from .schemas import COLLECTOR_FAULT, FAULT_ENDPOINTS, GENLOOK_EVENTS, GLOOD_EVENTS, GLOOD_INIT
 from .settings import GENLOOK_EVENTS_PATH, AppState, app_state
 from .store_db import DESTINATIONS, Fault, StoredEvent, Visit
 
-__all__ = ["GLOOD_INIT_PATH", "GLOOD_EVENTS_PATH", "GENLOOK_EVENTS_PATH", "VISIT_TTL_SECONDS", "collector_routes"]
+__all__ = ["GLOOD_INIT_PATH", "GLOOD_EVENTS_PATH", "GENLOOK_EVENTS_PATH", "COLLECTOR_PATHS", "VISIT_TTL_SECONDS",
+           "MAX_LIMIT", "EVENTS_MAX_BYTES", "EVENTS_MAX_BYTES_CEILING", "listing_json", "collector_routes"]
 
 GLOOD_INIT_PATH = "/api/storefront/v3/headless/init"
 GLOOD_EVENTS_PATH = "/api/storefront/v3/headless/events"
+#: The ingestion endpoints and the destination whose stats count their refusals.
+COLLECTOR_PATHS = {GLOOD_INIT_PATH: "glood", GLOOD_EVENTS_PATH: "glood", GENLOOK_EVENTS_PATH: "genlook"}
 VISIT_TTL_SECONDS = 1800
 MAX_LIMIT = 1000
+#: Default bound of one `events.json` answer, in bytes of JSON, and the most `max_bytes` may ask for.
+EVENTS_MAX_BYTES = 2 * 1024 * 1024
+EVENTS_MAX_BYTES_CEILING = 8 * 1024 * 1024
+EVENTS_MIN_BYTES = 1024
+#: The fields of a listed event, in order; the last three are cut (body first) when an event does not fit.
+_META_FIELDS = ("destination", "event_id", "name", "session_id", "client_id", "page_url", "received_at", "deliveries")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _shop_domain(request: Request, body: dict[str, Any]) -> str:
@@ -63,19 +76,88 @@ def _genlook_events(_request: Request, state: AppState, payload: Payload) -> dic
     return {"success": True}
 
 
+def _sanitized(value: Any) -> Any:
+    """`value` made serialisable: non-finite numbers as the strings "Infinity", "-Infinity", "NaN" and lone
+    surrogates as U+FFFD (what an older store may hold)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_sanitized(str(k)): _sanitized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitized(v) for v in value]
+    return value
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON of anything read from the database: never fails (what cannot be shown says so)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
+        pass
+    try:
+        return json.dumps(_sanitized(value), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+        return json.dumps({"$unreadable": type(exc).__name__}).encode("utf-8")
+
+
+def _item_bytes(fields: list[tuple[str, bytes]]) -> bytes:
+    return b"{" + b",".join(json.dumps(name).encode() + b":" + value for name, value in fields) + b"}"
+
+
+def listing_json(items: list[dict[str, Any]], max_bytes: int) -> tuple[bytes, int, int]:
+    """The JSON array of `items` in at most `max_bytes` bytes, and how many items were cut and left out.
+
+    Items go in order, each as whole as fits what is left: whole; else with `body` replaced by
+    `{"$truncated": <its size in bytes>}`; else with `event` and `context` replaced too. The listing
+    ends at the first item that does not fit even so (it and the rest are left out)."""
+    parts: list[bytes] = []
+    used, truncated = 2, 0
+    for index, item in enumerate(items):
+        meta = [(name, _json_bytes(item.get(name))) for name in _META_FIELDS]
+        big = [(name, _json_bytes(item.get(name))) for name in ("body", "event", "context")]
+        marked = [(name, value if value == b"null" else _json_bytes({"$truncated": len(value)})) for name, value in big]
+        separator = 1 if parts else 0
+        for level, chosen in enumerate((big, [marked[0], *big[1:]], marked)):
+            encoded = _item_bytes(meta + chosen)
+            if used + separator + len(encoded) <= max_bytes:
+                parts.append(encoded)
+                used += separator + len(encoded)
+                truncated += level > 0
+                break
+        else:
+            return b"[" + b",".join(parts) + b"]", truncated, len(items) - index
+    return b"[" + b",".join(parts) + b"]", truncated, 0
+
+
+def _bounded(query: Any, name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter `name` (`default` when absent or empty), Rejection(400) outside low..high."""
+    text = query.get(name) or str(default)
+    number = whole_number(text)
+    if number is None or not low <= number <= high:
+        raise Rejection(400, f"{name}: must be an integer from {low} to {high}")
+    return number
+
+
 async def events_json(request: Request) -> Response:
-    """`GET /_collector/events.json?destination=&name=&session_id=&client_id=&limit=`, newest first."""
+    """`GET /_collector/events.json?destination=&name=&session_id=&client_id=&limit=&max_bytes=`, newest first,
+    at most `max_bytes` bytes (see `listing_json`); headers say how many events were cut or left out."""
     query = request.query_params
     destination = query.get("destination") or None
     if destination is not None and destination not in DESTINATIONS:
         return json_error(400, f"destination: must be one of {', '.join(DESTINATIONS)}")
-    limit_text = query.get("limit") or "200"
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        return json_error(400, f"limit: must be an integer from 1 to {MAX_LIMIT}")
+    try:
+        limit = _bounded(query, "limit", 200, 1, MAX_LIMIT)
+        max_bytes = _bounded(query, "max_bytes", EVENTS_MAX_BYTES, EVENTS_MIN_BYTES, EVENTS_MAX_BYTES_CEILING)
+    except Rejection as exc:
+        return json_error(exc.status, exc.message)
     events = app_state(request).db.events(destination, name=query.get("name") or None,
                                           session_id=query.get("session_id") or None,
-                                          client_id=query.get("client_id") or None, limit=int(limit_text))
-    return JSONResponse(events, headers={"Cache-Control": "no-store"})
+                                          client_id=query.get("client_id") or None, limit=limit)
+    body, truncated, omitted = listing_json(events, max_bytes)
+    return Response(body, media_type="application/json", headers={
+        "Cache-Control": "no-store", "X-Collector-Truncated": str(truncated), "X-Collector-Omitted": str(omitted)})
 
 
 async def stats_json(request: Request) -> Response:
@@ -104,11 +186,12 @@ def _fault(data: Any) -> Fault:
 
 
 async def faults(request: Request) -> Response:
-    """`GET /_collector/faults` lists the armed faults; `POST` arms (or replaces, or with 0 disarms) one."""
+    """`GET /_collector/faults` lists the armed faults; `POST` (application/json) arms (or replaces, or with 0
+    disarms) one."""
     db = app_state(request).db
     if request.method == "POST":
         try:
-            db.arm_fault(_fault((await read_json(request)).data))
+            db.arm_fault(_fault((await read_json(request, types=("application/json",))).data))
         except Rejection as exc:
             return json_error(exc.status, exc.message, exc.headers)
         return JSONResponse({"ok": True, "faults": [f.to_json() for f in db.faults()]},
@@ -125,6 +208,6 @@ def collector_routes() -> list[Route]:
                        fault_endpoint="events"),
         Route("/_collector/events.json", events_json),
         Route("/_collector/stats.json", stats_json),
-        Route("/_collector/reset", reset, methods=["POST"]),
-        Route("/_collector/faults", faults, methods=["GET", "POST"]),
+        Route("/_collector/reset", same_origin_only(reset), methods=["POST"]),
+        Route("/_collector/faults", same_origin_only(faults), methods=["GET", "POST"]),
     ]

@@ -10,8 +10,8 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-__all__ = ["GLOOD_EVENT_NAMES", "Schema", "GLOOD_EVENTS", "GLOOD_INIT", "GENLOOK_EVENTS", "COLLECTOR_FAULT",
-           "FAULT_ENDPOINTS", "PAGE_TYPES", "is_date_time", "json_path"]
+__all__ = ["GLOOD_EVENT_NAMES", "GENLOOK_NAME_PATTERN", "Schema", "GLOOD_EVENTS", "GLOOD_INIT", "GENLOOK_EVENTS",
+           "COLLECTOR_FAULT", "FAULT_ENDPOINTS", "PAGE_TYPES", "is_date_time", "json_path"]
 
 GLOOD_EVENT_NAMES: tuple[str, ...] = (
     "page_viewed", "product_viewed", "product_added_to_cart", "product_removed_from_cart", "cart_viewed",
@@ -76,6 +76,10 @@ _GLOOD_INIT: dict[str, Any] = {
     },
 }
 
+#: Genlook's `category:action` snake_case names. `\Z`, not `$`: Python's `$` also matches before a final
+#: newline, and jsonschema applies patterns with `re.search`.
+GENLOOK_NAME_PATTERN = r"^[a-z0-9_]+:[a-z0-9_]+\Z"
+
 #: Genlook's tracking batch: 1..50 events sharing one context.
 _GENLOOK_EVENTS: dict[str, Any] = {
     "type": "object",
@@ -89,7 +93,7 @@ _GENLOOK_EVENTS: dict[str, Any] = {
                 "type": "object",
                 "required": ["event", "timestamp", "$insert_id"],
                 "properties": {
-                    "event": {"type": "string", "pattern": "^[a-z0-9_]+:[a-z0-9_]+$"},
+                    "event": {"type": "string", "pattern": GENLOOK_NAME_PATTERN},
                     "properties": _OBJECT,
                     "timestamp": {"type": "string", "format": "date-time"},
                     "$insert_id": {"type": "string", "minLength": 1},
@@ -127,15 +131,16 @@ _COLLECTOR_FAULT: dict[str, Any] = {
     },
 }
 
-_DATE_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$")
+#: Applied with `fullmatch`; ASCII digits only (`\d` would take any script's digits).
+_DATE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
+                        r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))")
 
 
 def is_date_time(value: object) -> bool:
     """RFC 3339 `date-time` (JSON Schema's format): full date, time, fraction and offset, all in range."""
     if not isinstance(value, str):
         return True  # formats only constrain strings; "type" catches the rest
-    match = _DATE_TIME.match(value)
+    match = _DATE_TIME.fullmatch(value)
     if match is None:
         return False
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])

@@ -27,6 +27,9 @@ class Settings:
     `Authorization: Bearer <token>` by the Glood events endpoint and handed to the tracker.
     `tracker_overrides` is merged into the tracker config rendered in every page.
     `consent_banner` asks each visitor for analytics consent (Shopify's Customer Privacy API, stood in).
+    `allowed_hosts` are the Host header names served besides 127.0.0.1, localhost and [::1] (any port
+    unless an entry names one; "*" allows any host); other hosts get a 400 (against DNS rebinding).
+    `body_timeout` bounds, in seconds, the reading of one request body (408 past it).
     """
 
     db_path: str = "var/demo.sqlite3"
@@ -39,6 +42,8 @@ class Settings:
     consent_banner: bool = False
     static_dir: Path = REPO_ROOT / "static"
     tracker_dir: Path = REPO_ROOT / "tracker"
+    allowed_hosts: tuple[str, ...] = ()
+    body_timeout: float = 30.0
 
     def tracker_config(self) -> dict[str, Any]:
         """The JSON of the page's `#glood-tracker-config` tag."""

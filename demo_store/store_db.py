@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "Database", "utc_now"]
+__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "LineLimit", "Database", "utc_now", "lenient_json"]
 
 DESTINATIONS: tuple[str, ...] = ("glood", "genlook")
 
@@ -78,6 +78,28 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def lenient_json(text: str) -> Any:
+    """Stored JSON text as data; text that does not parse (or nests past the recursion limit) as the string."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def _text(data: bytes) -> str:
+    """SQLite TEXT as str: bytes that are not UTF-8 (a file written by something else) become U+FFFD."""
+    return data.decode("utf-8", "replace")
+
+
+class LineLimit(Exception):
+    """Adding would take a cart line past its maximum quantity; nothing was changed."""
+
+    def __init__(self, current: int, maximum: int) -> None:
+        super().__init__(f"the line holds {current}, at most {maximum} allowed")
+        self.current = current
+        self.maximum = maximum
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     """One event of an accepted request, with the fields the collector filters on."""
@@ -126,6 +148,7 @@ class Database:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      uri=path.startswith("file:"))
         self._conn.row_factory = sqlite3.Row
+        self._conn.text_factory = _text
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(_SCHEMA)
@@ -159,13 +182,21 @@ class Database:
                            (token,))
         return [(r["variant_id"], r["quantity"]) for r in rows]
 
-    def add_to_cart(self, token: str, variant_id: str, quantity: int) -> None:
+    def add_to_cart(self, token: str, variant_id: str, quantity: int, maximum: int | None = None) -> int:
+        """Add `quantity` to the variant's line (a new line at the end): the line's quantity after. With
+        `maximum`, raise LineLimit (changing nothing) when the line would hold more."""
         with self._transaction() as conn:
+            row = conn.execute("SELECT quantity FROM cart_lines WHERE token = ? AND variant_id = ?",
+                               (token, variant_id)).fetchone()
+            current = 0 if row is None else int(row["quantity"])
+            if maximum is not None and current + quantity > maximum:
+                raise LineLimit(current, maximum)
             conn.execute(
                 "INSERT INTO cart_lines (token, variant_id, quantity, added_seq) "
                 "VALUES (?, ?, ?, (SELECT COALESCE(MAX(added_seq), 0) + 1 FROM cart_lines WHERE token = ?)) "
                 "ON CONFLICT (token, variant_id) DO UPDATE SET quantity = quantity + excluded.quantity",
                 (token, variant_id, quantity, token))
+        return current + quantity
 
     def set_cart_quantity(self, token: str, variant_id: str, quantity: int) -> None:
         with self._transaction() as conn:
@@ -200,7 +231,8 @@ class Database:
 
     def events(self, destination: str | None = None, *, name: str | None = None, session_id: str | None = None,
                client_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """Stored events, newest first, as the collector's JSON objects."""
+        """Stored events, newest first, as the collector's JSON objects (stored text that no longer parses is
+        listed as the string it is; see `lenient_json`)."""
         filters = {"e.destination": destination, "e.name": name, "e.session_id": session_id,
                    "e.client_id": client_id}
         where = [f"{column} = ?" for column, value in filters.items() if value]
@@ -211,9 +243,9 @@ class Database:
             [*params, limit])
         return [{"destination": r["destination"], "event_id": r["event_id"], "name": r["name"],
                  "session_id": r["session_id"], "client_id": r["client_id"], "page_url": r["page_url"],
-                 "received_at": r["received_at"], "deliveries": r["deliveries"], "body": json.loads(r["body"]),
-                 "event": json.loads(r["event"]),
-                 "context": None if r["context"] is None else json.loads(r["context"])} for r in rows]
+                 "received_at": r["received_at"], "deliveries": r["deliveries"], "body": lenient_json(r["body"]),
+                 "event": lenient_json(r["event"]),
+                 "context": None if r["context"] is None else lenient_json(r["context"])} for r in rows]
 
     def count_rejection(self, destination: str, status: int) -> None:
         with self._transaction() as conn:

@@ -12,6 +12,8 @@ from starlette.testclient import TestClient
 
 from demo_store.app import Settings, create_app
 
+#: The store as the tests reach it (a loopback host: others are refused).
+BASE = "http://127.0.0.1:8000"
 INIT = "/api/storefront/v3/headless/init"
 GLOOD = "/api/storefront/v3/headless/events"
 GENLOOK = "/apps/proxy_genlook-x/public/tracking/events"
@@ -20,7 +22,7 @@ ORIGIN = "http://localhost:9999"
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3")))) as c:
+    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
         yield c
 
 
@@ -290,7 +292,7 @@ def test_cors_headers_on_success_and_error_responses(client: TestClient) -> None
 def test_bearer_token_is_required_when_configured(tmp_path: Path) -> None:
     """With glood_token set, Glood events need the exact bearer token (401 otherwise); Genlook and preflight don't."""
     app = create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"), glood_token="s3cret"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=BASE) as client:
         missing = client.post(GLOOD, json=glood_body("1"), headers={"Origin": ORIGIN})
         wrong = client.post(GLOOD, json=glood_body("2"), headers={"Authorization": "Bearer nope"})
         right = client.post(GLOOD, json=glood_body("3"), headers={"Authorization": "Bearer s3cret"})
@@ -324,7 +326,7 @@ def test_reset_clears_events_and_rejections_but_not_carts(client: TestClient) ->
 def test_events_survive_a_restart(tmp_path: Path) -> None:
     """Events live in the SQLite file: a new app on the same file still lists them."""
     settings = Settings(db_path=str(tmp_path / "nested" / "demo.sqlite3"))
-    with TestClient(create_app(settings)) as first:
+    with TestClient(create_app(settings), base_url=BASE) as first:
         first.post(GLOOD, json=glood_body("kept"))
-    with TestClient(create_app(settings)) as second:
+    with TestClient(create_app(settings), base_url=BASE) as second:
         assert [e["event_id"] for e in events(second, "glood")] == ["kept"]

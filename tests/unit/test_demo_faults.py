@@ -12,6 +12,8 @@ from starlette.testclient import TestClient
 from demo_store.app import Settings, create_app
 from demo_store.store_db import Database, Fault
 
+#: The store as the tests reach it (a loopback host: others are refused).
+BASE = "http://127.0.0.1:8000"
 INIT = "/api/storefront/v3/headless/init"
 GLOOD = "/api/storefront/v3/headless/events"
 GENLOOK = "/apps/proxy_genlook-x/public/tracking/events"
@@ -45,7 +47,7 @@ def stored_count(client: TestClient) -> int:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3")))) as c:
+    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
         yield c
 
 
@@ -164,7 +166,8 @@ def test_injected_failure_carries_cors_and_exposes_retry_after(client: TestClien
 
 def test_fault_applies_before_auth_and_body_parsing(tmp_path: Path) -> None:
     """While armed, a request without the token or with garbage JSON gets the injected status, not 401/400."""
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"), glood_token="s3cret"))) as client:
+    settings = Settings(db_path=str(tmp_path / "demo.sqlite3"), glood_token="s3cret")
+    with TestClient(create_app(settings), base_url=BASE) as client:
         arm(client, destination="glood", fail_next=2, status=500)
         garbage = client.post(GLOOD, content=b'{"event": ', headers={"content-type": "application/json"})
         unauthenticated = client.post(GLOOD, json=glood_body())
@@ -193,11 +196,12 @@ def test_nothing_is_stored_during_failures_and_they_are_counted(client: TestClie
 def test_faults_belong_to_one_app_instance(tmp_path: Path) -> None:
     """Two apps on the same database file do not share armed faults, and a restart forgets them."""
     settings = Settings(db_path=str(tmp_path / "demo.sqlite3"))
-    with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
+    with TestClient(create_app(settings), base_url=BASE) as first, \
+            TestClient(create_app(settings), base_url=BASE) as second:
         arm(first, destination="glood", fail_next=1)
         assert second.get(FAULTS).json() == {"faults": []}
         assert second.post(GLOOD, json=glood_body()).status_code == 200
-    with TestClient(create_app(settings)) as restarted:
+    with TestClient(create_app(settings), base_url=BASE) as restarted:
         assert restarted.get(FAULTS).json() == {"faults": []}
 
 
