@@ -1,9 +1,11 @@
 """The tracker benchmark: boot, bytes, long tasks, per-event cost and delivery, in Debian's Chromium.
 
     .venv/bin/python -m bench [--quick] [--runs N] [--navigations N] [--out DIR]
+    .venv/bin/python -m bench --only lighthouse [--lighthouse-runs N] [--lighthouse-devtools-runs N]
 
 Starts its own demo stores (port 0, temp SQLite), prints a table and writes JSON to `bench-results/`.
-Not part of the test suite: it measures, it does not pass or fail.
+Not part of the test suite: it measures, it does not pass or fail. The Lighthouse part (Shopify's
+app-listing check, bench/lighthouse.py) takes ~9 minutes, so it runs only when asked for with `--only`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from demo_store.app import Settings
 from demo_store.settings import REPO_ROOT
 
+from .lighthouse import lighthouse_table, run_lighthouse
 from .server import BenchApp, LiveServer, start_store
 
 __all__ = ["main"]
@@ -493,7 +496,9 @@ def table(results: dict[str, Any]) -> str:
         for label, d in results["delivery"].items():
             row(f"{label} ({d['navigations']} x {d['events_per_navigation']})", str(d["fired"]),
                 _pct(d.get("glood_fraction")), _pct(d.get("genlook_fraction")))
-    return "\n".join(lines)
+    if "lighthouse" in results:
+        lines.append(lighthouse_table(results["lighthouse"]))
+    return "\n".join(lines).strip("\n")
 
 
 def _fmt(value: float | None) -> str:
@@ -512,8 +517,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="boot runs per variant (default 5, quick 2)")
     parser.add_argument("--navigations", type=int, default=None, help="delivery navigations (default 20, quick 5)")
     parser.add_argument("--events", type=int, default=5, help="events fired per navigation (default %(default)s)")
-    parser.add_argument("--only", choices=["boot", "per-event", "delivery"], action="append",
-                        help="run only these parts (repeatable)")
+    parser.add_argument("--only", choices=["boot", "per-event", "delivery", "lighthouse"], action="append",
+                        help="run only these parts (repeatable; default: boot, per-event, delivery; "
+                             "lighthouse runs only when named)")
     parser.add_argument("--incognito", action="store_true",
                         help="boot runs in incognito contexts (in-memory cache) instead of fresh profiles (disk cache)")
     parser.add_argument("--network", choices=sorted(NETWORKS), default="none",
@@ -523,11 +529,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "interleaved with this one's (repeatable)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the reference pages (Pyodide only, PyScript only, no runtime)")
+    parser.add_argument("--lighthouse-runs", type=int, default=None,
+                        help="Lighthouse runs per page and variant, simulated throttling (default 3, quick 1)")
+    parser.add_argument("--lighthouse-devtools-runs", type=int, default=1,
+                        help="Lighthouse runs per page and variant with --throttling-method=devtools "
+                             "(real 4x CPU slowdown; default %(default)s, 0 = skip)")
+    parser.add_argument("--lighthouse-timeout", type=float, default=180.0,
+                        help="seconds before a Lighthouse run is killed and reported failed (default %(default)s)")
+    parser.add_argument("--lighthouse-flag", metavar="FLAG", action="append", default=[],
+                        help="extra Lighthouse CLI flag, e.g. --lighthouse-flag=--max-wait-for-load=90000 (repeatable)")
+    parser.add_argument("--lighthouse-reports", metavar="DIR", default=None,
+                        help="also keep each run's full Lighthouse JSON report in DIR")
     parser.add_argument("--label", default="", help="a label stored in the JSON (e.g. 'before')")
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-results"), help="JSON directory (default: %(default)s)")
     args = parser.parse_args(argv)
     args.runs = args.runs or (2 if args.quick else 5)
     args.navigations = args.navigations or (5 if args.quick else 20)
+    args.lighthouse_runs = args.lighthouse_runs if args.lighthouse_runs is not None else (1 if args.quick else 3)
     return args
 
 
@@ -568,20 +586,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             "network": args.network, "network_profile": NETWORKS[args.network],
                             "parts": sorted(parts), "compare": compare},
                 "environment": _environment()}
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
-                results["environment"]["browser_version"] = browser.version
-                bench = Bench(playwright, browser, app, store.url, incognito=args.incognito,
-                              network=NETWORKS[args.network], log=lambda m: print(m, file=sys.stderr, flush=True))
-                bench.results = results
-                if "boot" in parts:
-                    bench.boot(args.runs, compare=compare, reference=not args.no_reference)
-                if "per-event" in parts:
-                    bench.per_event()
-                if "delivery" in parts:
-                    bench.delivery(store.url, store.url, args.navigations, args.events, "same-origin collectors")
-                    bench.delivery(cross.url, remote.url, args.navigations, args.events, "cross-site collectors")
-                browser.close()
+
+            def log(message: str) -> None:
+                print(message, file=sys.stderr, flush=True)
+
+            if parts - {"lighthouse"}:
+                with sync_playwright() as playwright:
+                    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
+                    results["environment"]["browser_version"] = browser.version
+                    bench = Bench(playwright, browser, app, store.url, incognito=args.incognito,
+                                  network=NETWORKS[args.network], log=log)
+                    bench.results = results
+                    if "boot" in parts:
+                        bench.boot(args.runs, compare=compare, reference=not args.no_reference)
+                    if "per-event" in parts:
+                        bench.per_event()
+                    if "delivery" in parts:
+                        bench.delivery(store.url, store.url, args.navigations, args.events, "same-origin collectors")
+                        bench.delivery(cross.url, remote.url, args.navigations, args.events, "cross-site collectors")
+                    browser.close()
+            if "lighthouse" in parts:
+                # After the Playwright browser has closed: Lighthouse starts its own Chromium per run.
+                results["lighthouse"] = run_lighthouse(
+                    store.url, runs=args.lighthouse_runs, devtools_runs=args.lighthouse_devtools_runs,
+                    chrome=CHROMIUM, timeout_s=args.lighthouse_timeout, extra_flags=tuple(args.lighthouse_flag),
+                    reports_dir=Path(args.lighthouse_reports) if args.lighthouse_reports else None, log=log)
         finally:
             for server in servers:
                 server.stop()

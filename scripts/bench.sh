@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set up (if needed, including Debian's Chromium) and run the tracker benchmark:
 # prints a table and writes JSON to bench-results/. Options: --quick, --runs N, --navigations N, --help.
+# `--only lighthouse` runs Shopify's app-listing check instead (mobile Lighthouse with and without the
+# tracker, ~9 min); it installs the pinned lighthouse into bench/lighthouse/node_modules with `npm ci`
+# on its first run (needs Node >= 18.20 and the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
