@@ -1,4 +1,8 @@
-"""The cart: kept server-side in SQLite under a `cart` cookie; add, change and add.js like Shopify's."""
+"""The cart: kept server-side in SQLite under a `cart` cookie; add, change and add.js like Shopify's.
+
+Every action changes state, so each requires a same-origin request (`same_origin_only`: 403 in the
+Error shape otherwise). A line holds at most MAX_QUANTITY: an add that would take it past is refused
+with 422 and changes nothing (no clamping: the shopper sees what did not happen)."""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .api import Rejection, content_type, read_body, read_json
+from .api import Rejection, content_type, read_body, read_json, same_origin_only, whole_number
 from .catalog import Product, Variant, format_price
 from .settings import AppState, app_state
+from .store_db import LineLimit
 
 __all__ = ["CART_COOKIE", "MAX_QUANTITY", "CartLine", "Cart", "cart_token", "remember_cart", "load_cart",
            "cart_routes"]
@@ -22,6 +27,7 @@ CART_COOKIE = "cart"
 COOKIE_MAX_AGE = 14 * 24 * 3600
 MAX_QUANTITY = 99
 FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_TYPE = "application/json"
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,19 @@ def load_cart(state: AppState, token: str) -> Cart:
 
 def _quantity(value: Any, *, minimum: int) -> int:
     text = str(value).strip()
-    if not text.isdigit() or not minimum <= int(text) <= MAX_QUANTITY:
-        raise Rejection(422, f"quantity: must be a whole number from {minimum} to {MAX_QUANTITY}, not {text!r}")
-    return int(text)
+    number = None if isinstance(value, bool) else whole_number(text)
+    if number is None or not minimum <= number <= MAX_QUANTITY:
+        raise Rejection(422, f"quantity: must be a whole number from {minimum} to {MAX_QUANTITY}, not {text[:40]!r}")
+    return number
+
+
+def _add(state: AppState, token: str, variant: Variant, quantity: int) -> int:
+    """Add to the variant's line: its quantity after; 422 (nothing changed) past MAX_QUANTITY a line."""
+    try:
+        return state.db.add_to_cart(token, variant.id, quantity, MAX_QUANTITY)
+    except LineLimit as exc:
+        raise Rejection(422, f"quantity: the cart holds {exc.current} of this item and a line holds at most "
+                             f"{exc.maximum}; {quantity} more would make {exc.current + quantity}") from None
 
 
 def _variant(state: AppState, value: Any) -> Variant:
@@ -110,19 +126,19 @@ async def add(request: Request) -> Response:
     token, is_new = cart_token(request)
     form = await _form(request)
     variant = _variant(state, form.get("id", ""))
-    state.db.add_to_cart(token, variant.id, _quantity(form.get("quantity", "1"), minimum=1))
+    _add(state, token, variant, _quantity(form.get("quantity", "1"), minimum=1))
     return remember_cart(RedirectResponse("/cart", status_code=303), token, is_new)
 
 
 async def add_js(request: Request) -> Response:
-    """`POST /cart/add.js` with JSON `{id, quantity}`: answers the cart line as JSON."""
+    """`POST /cart/add.js` with JSON `{id, quantity}` (application/json only): answers the cart line as JSON."""
     state = app_state(request)
     token, is_new = cart_token(request)
-    body = (await read_json(request)).data
+    body = (await read_json(request, types=(JSON_TYPE,))).data
     if not isinstance(body, dict):
         raise Rejection(422, "body: must be an object with id and quantity")
     variant = _variant(state, body.get("id", ""))
-    state.db.add_to_cart(token, variant.id, _quantity(body.get("quantity", 1), minimum=1))
+    _add(state, token, variant, _quantity(body.get("quantity", 1), minimum=1))
     line = next(line for line in load_cart(state, token).lines if line.variant.id == variant.id)
     return remember_cart(JSONResponse(line.to_json()), token, is_new)
 
@@ -134,16 +150,16 @@ async def change(request: Request) -> Response:
     form = await _form(request)
     lines = load_cart(state, token).lines
     line_text = form.get("line", "").strip()
-    if not line_text.isdigit() or not 1 <= int(line_text) <= len(lines):
-        raise Rejection(422, f"line: must be from 1 to {len(lines)}, not {line_text!r}")
-    state.db.set_cart_quantity(token, lines[int(line_text) - 1].variant.id,
-                               _quantity(form.get("quantity", "0"), minimum=0))
+    line = whole_number(line_text)
+    if line is None or not 1 <= line <= len(lines):
+        raise Rejection(422, f"line: must be from 1 to {len(lines)}, not {line_text[:40]!r}")
+    state.db.set_cart_quantity(token, lines[line - 1].variant.id, _quantity(form.get("quantity", "0"), minimum=0))
     return remember_cart(RedirectResponse("/cart", status_code=303), token, is_new)
 
 
 def cart_routes() -> list[Route]:
     return [
-        Route("/cart/add", add, methods=["POST"]),
-        Route("/cart/add.js", add_js, methods=["POST"]),
-        Route("/cart/change", change, methods=["POST"]),
+        Route("/cart/add", same_origin_only(add), methods=["POST"]),
+        Route("/cart/add.js", same_origin_only(add_js), methods=["POST"]),
+        Route("/cart/change", same_origin_only(change), methods=["POST"]),
     ]
