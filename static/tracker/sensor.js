@@ -73,7 +73,7 @@
   // Leaving (hidden or pagehide): send the bodies the worker left ready, keep unjudged facts for the next page.
   k.send = b => b.h ? (fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"}).catch(e => 0), 0)
     : N.sendBeacon(b.u, new Blob([b.x], {type: "application/json"}));
-  k.boot = () => ({page: k.page, pv: k.pv, t0: P.timeOrigin + ((P.getEntriesByType("navigation")[0] || {}).activationStart || 0),
+  k.boot = () => ({page: k.page, pv: k.pv, t0: k.t0 || P.timeOrigin + ((P.getEntriesByType("navigation")[0] || {}).activationStart || 0),
     url: location.href, ref: D.referrer, title: D.title, vw: innerWidth, vh: innerHeight, ua: N.userAgent,
     vis: D.visibilityState == "visible", pd: text("glood-page")});
   const leave = () => {
@@ -141,6 +141,6 @@
   lock();
   const watch = () => { scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
   D.readyState == "loading" ? D.addEventListener("DOMContentLoaded", watch) : watch();
-  D.prerendering && D.addEventListener("prerenderingchange", () => { els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
+  D.prerendering && D.addEventListener("prerenderingchange", () => { k.t0 = P.timeOrigin + P.now(); els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
   D.readyState == "complete" ? idle() : W.addEventListener("load", idle);
 })();

@@ -420,8 +420,10 @@ class WorkerTracker:
         records, corrupt = self.pipeline.journal.claim_facts(alive, self.previous)
         if corrupt:
             self.pipeline.stats["dropped_corrupt"] += corrupt
-        for record in records:
-            restored += self._judge_record(record)
+        judged = sum(self._judge_record(record) for record in records)
+        if judged:
+            self.pipeline.stats["restored"] += judged
+        restored += judged
         await self.ask_sensor("store", w=self.storage.take_writes())
         if restored:
             self.debug(f"restored {restored} event(s) from earlier pages")

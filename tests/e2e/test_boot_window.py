@@ -1,0 +1,136 @@
+"""Before Python is up, and around it: pages left early, actions before readiness, back/forward cache, prerender."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserType, Page
+
+from .conftest import CHROMIUM, OFFLINE_ARGS
+from .support import Collector, LiveServer, StorePage
+
+PRODUCT = "/products/classic-oxford-shirt"
+
+
+def _not_started(page: Page) -> None:
+    """The tracker's runtime has not even been requested: the page is in its boot window."""
+    assert page.evaluate("document.documentElement.dataset.gloodTracker") is None
+    assert page.evaluate("performance.getEntriesByType('resource').filter(r => r.name.includes('pyodide')).length") == 0
+
+
+def _page_events(events: list[dict[str, Any]], url: str) -> list[str]:
+    return sorted(e["name"] for e in events if e["body"]["page_url"] == url)
+
+
+def test_a_page_left_at_once_is_delivered_by_the_next_page_exactly_once(store: StorePage, collector: Collector) -> None:
+    """Left right after DOMContentLoaded (no worker yet), a product page's page_viewed, product_viewed and renders
+    reach both destinations through the next page, once each, stamped with their own times."""
+    store.page.goto(store.base_url + PRODUCT, wait_until="domcontentloaded")
+    _not_started(store.page)
+    left_at = store.page.evaluate("Date.now()")
+    first_url = store.page.url
+    store.open("/collections/all")
+    client_id = store.client_id
+    expected = ["glood:section:render", "glood:section:render", "page_viewed", "product_viewed"]
+    glood = collector.wait_for("glood", lambda ev: _page_events(ev, first_url) == expected, client_id=client_id)
+    early = [e for e in glood if e["body"]["page_url"] == first_url]
+    genlook = collector.wait_for("genlook", lambda ev: {e["event_id"] for e in early} <= {e["event_id"] for e in ev},
+                                 client_id=client_id)
+    assert all(e["deliveries"] == 1 for e in early)
+    assert max(Counter(e["event_id"] for e in genlook).values()) == 1
+    assert all(e["event"]["timestamp"] <= _iso(left_at) for e in early)
+    assert {e["body"]["session_id"] for e in early} == {e["session_id"] for e in genlook if e["event_id"] in
+                                                        {x["event_id"] for x in early}}
+
+
+def _iso(epoch_ms: int) -> str:
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{epoch_ms % 1000:03d}Z"
+
+
+def test_a_click_before_python_is_ready_is_tracked(store: StorePage, collector: Collector) -> None:
+    """A recommended product clicked in the boot window (middle click included) is delivered."""
+    store.page.goto(store.base_url + PRODUCT, wait_until="domcontentloaded")
+    _not_started(store.page)
+    section = store.page.evaluate("document.getElementById('section-similar').dataset.gloodSection")
+    store.page.locator("#section-similar .glood-product a").nth(1).click(button="middle")
+    with store.page.expect_navigation():
+        store.click_recommended_product("#section-similar", 0)
+    store.wait_ready()
+    events = collector.wait_for("glood", lambda ev: len([e for e in ev if e["name"] == "glood:section:click"]) >= 2,
+                                client_id=store.client_id)
+    clicks = [e["event"]["customData"]["track"] for e in events if e["name"] == "glood:section:click"]
+    assert len(clicks) == 2 and {c["section"] for c in clicks} == {section}
+
+
+def test_an_add_to_cart_before_python_is_ready_is_tracked(store: StorePage, collector: Collector) -> None:
+    """Add to cart from a section in the boot window: the cart page delivers the section add and the cart add."""
+    store.page.goto(store.base_url + PRODUCT, wait_until="domcontentloaded")
+    _not_started(store.page)
+    with store.page.expect_navigation():
+        store.add_recommended_to_cart("#section-similar", 0)
+    store.wait_ready()
+    collector.wait_for_names("glood", ["glood:section:add_to_cart", "product_added_to_cart", "cart_viewed"],
+                             client_id=store.client_id)
+    collector.wait_for_names("genlook", ["section:add_to_cart", "product_page:cart_add"], client_id=store.client_id)
+
+
+@pytest.fixture
+def bfcache_browser(browser_type: BrowserType) -> Iterator[Browser]:
+    """Chromium with the back/forward cache on (Playwright turns it off by default)."""
+    browser = browser_type.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS,
+                                  ignore_default_args=["--disable-back-forward-cache"])
+    yield browser
+    browser.close()
+
+
+def test_back_forward_cache_restores_the_page_and_it_counts_a_new_view(bfcache_browser: Browser, store_server: LiveServer,
+                                                                       collector: Collector) -> None:
+    """A tracker page is restored from the back/forward cache (Chromium names no reason against it) and sends a
+    new page_viewed with a new pageview id."""
+    context = bfcache_browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.add_init_script("addEventListener('pageshow', e => { if (e.persisted) window.restored = true })")
+    cdp = context.new_cdp_session(page)
+    cdp.send("Page.enable")
+    reasons: list[Any] = []
+    cdp.on("Page.backForwardCacheNotUsed", lambda params: reasons.append(params))
+    store = StorePage(page, store_server.url).open(PRODUCT)
+    client_id = store.client_id
+    first = store.status()["pageview_id"]
+    store.open("/collections/all")
+    page.go_back()
+    page.wait_for_selector("html[data-glood-tracker=ready]", state="attached")
+    assert reasons == [], reasons
+    assert page.evaluate("window.restored === true")
+    assert store.status()["pageview_id"] != first
+    events = collector.wait_for("genlook", lambda ev: len([e for e in ev if e["name"] == "product_page:page_view"]) >= 2,
+                                client_id=client_id)
+    views = {e["context"]["$pageview_id"] for e in events if e["name"] == "product_page:page_view"}
+    assert len(views) == 2 and first in views
+    context.close()
+
+
+def test_a_prerendered_page_sends_nothing_until_activated(store: StorePage, collector: Collector) -> None:
+    """While `document.prerendering` the worker is not started and nothing is sent; on prerenderingchange the
+    page is tracked, its page_viewed stamped at activation."""
+    store.page.add_init_script("""
+        Object.defineProperty(document, 'prerendering', {value: true, configurable: true});
+        window.activate = () => {
+            Object.defineProperty(document, 'prerendering', {value: false, configurable: true});
+            document.dispatchEvent(new Event('prerenderingchange'));
+        };
+    """)
+    store.page.goto(store.base_url + "/?prerender=1", wait_until="load")
+    store.page.wait_for_load_state("networkidle")
+    _not_started(store.page)
+    activated_at = store.page.evaluate("Date.now()")
+    store.page.evaluate("window.activate()")
+    store.wait_ready()
+    events = collector.wait_for_names("glood", ["page_viewed"], client_id=store.client_id)
+    (view,) = [e for e in events if e["name"] == "page_viewed"]
+    assert view["body"]["page_url"] == store.base_url + "/?prerender=1"
+    assert view["event"]["timestamp"] >= _iso(activated_at)

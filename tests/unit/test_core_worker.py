@@ -1,0 +1,226 @@
+"""The worker tracker behind its seams: sensor messages in, events, requests and holds out (CPython)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Awaitable, Callable, Mapping
+
+import pytest
+
+from tracker.core.clock import FakeClock
+from tracker.core.config import ConfigError
+from tracker.core.facts import stable_id
+from tracker.core.journal import FACTS_PREFIX, JOURNAL_PREFIX
+from tracker.core.transport import BEACON_ACCEPTED, NOT_SENT
+from tracker.core.worker import ADOPT_LOCK, TAB_LOCK_PREFIX, Seams, WorkerTracker
+
+T0 = 1_776_000_000_000
+CONFIG = json.dumps({"shop_domain": "shop.myshopify.com", "flush_interval_ms": 600_000, "max_batch": 1000})
+
+
+class Timers:
+    """`later` on a FakeClock: callbacks run when `advance` passes their time."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.due: list[tuple[float, int, Callable[[], None], list[bool]]] = []
+        self.n = 0
+
+    def later(self, delay_ms: float, fn: Callable[[], None]) -> Any:
+        self.n += 1
+        cancelled = [False]
+        self.due.append((self.clock.now_ms() + delay_ms, self.n, fn, cancelled))
+
+        class Handle:
+            def cancel(self) -> None:
+                cancelled[0] = True
+
+        return Handle()
+
+    def advance(self, ms: float) -> None:
+        end = self.clock.now_ms() + ms
+        while True:
+            ready = sorted(d for d in self.due if d[0] <= end and not d[3][0])
+            if not ready:
+                break
+            at, n, fn, cancelled = ready[0]
+            self.due.remove(ready[0])
+            self.clock.advance(max(0, at - self.clock.now_ms()))
+            cancelled[0] = True
+            fn()
+        self.clock.advance(max(0, end - self.clock.now_ms()))
+
+
+class FakeLocks:
+    def __init__(self, held: set[str]) -> None:
+        self.names = held
+        self.taken: list[str] = []
+
+    async def held(self) -> set[str]:
+        return set(self.names)
+
+    async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        self.taken.append(name)
+        await work()
+
+
+class Harness:
+    """A worker tracker wired to doubles; `sensor` plays the page's side of the messages."""
+
+    def __init__(self, *, store: dict[str, str] | None = None, config: str = CONFIG, locks: FakeLocks | None = None,
+                 init_status: int = 200, page: str = "page-2", prev: str | None = None, pd: str | None = None) -> None:
+        self.clock = FakeClock(now_ms=T0 + 500)
+        self.timers = Timers(self.clock)
+        self.posted: list[dict[str, Any]] = []
+        self.store = dict(store or {})
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.init_status = init_status
+        seams = Seams(post=self.post, request=self.request, clock=self.clock, later=self.timers.later, locks=locks)
+        self.tracker = WorkerTracker({
+            "cfg": config, "prev": prev, "store": dict(self.store), "consent": None,
+            "page": {"page": page, "pv": "pv-" + page, "t0": T0, "url": "https://shop.example/", "vis": True,
+                     "pd": pd or '{"page_type": "home"}'}}, seams)
+
+    def post(self, message: dict[str, Any]) -> None:
+        json.dumps(message, allow_nan=False)  # everything posted must be plain JSON
+        self.posted.append(message)
+        kind = message["t"]
+        if kind in ("snap", "store"):  # the sensor answers at once
+            for key, value in message.get("w") or []:
+                if value is None:
+                    self.store.pop(key, None)
+                else:
+                    self.store[key] = value
+            reply = {"t": "re", "n": message["n"], "v": dict(self.store) if kind == "snap" else None}
+            asyncio.get_event_loop().call_soon(self.tracker.handle, reply)
+
+    async def request(self, url: str, body: str, headers: Mapping[str, str]) -> tuple[int, str]:
+        self.requests.append((url, json.loads(body)))
+        return self.init_status, json.dumps({"visit_id": "visit-1"})
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.posted if m["t"] == kind]
+
+    def bodies(self, destination: str) -> list[dict[str, Any]]:
+        return [b for m in self.of("send") for b in m["b"] if b["d"] == destination]
+
+    def answer_all(self, status: int = BEACON_ACCEPTED) -> None:
+        waiting = [b["n"] for m in self.of("send") for b in m["b"]]
+        self.tracker.handle({"t": "ans", "a": [[n, status, None] for n in waiting]})
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(test())
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def test_boot_tracks_the_page_starts_a_visit_and_sends_through_the_sensor():
+    """start(): ready, page_viewed, an init request; once the visit is known both destinations are sent to."""
+    async def go() -> None:
+        h = Harness()
+        h.tracker.start()
+        await settle()
+        assert h.of("ready") and h.requests[0][0].endswith("/api/storefront/v3/headless/init")
+        (glood,) = h.bodies("glood")
+        assert json.loads(glood["x"])["session_id"] == "visit-1"
+        assert glood["i"] == [stable_id("pv-page-2", "page_viewed")] and glood["h"] is None
+        (genlook,) = h.bodies("genlook")
+        assert json.loads(genlook["x"])["context"]["$session_id"] == "visit-1"
+        h.answer_all()
+        assert h.tracker.status()["stats"]["sent_glood"] == 1 and h.tracker.pipeline.pending() == 0
+    run(go)
+
+
+def test_facts_become_events_and_the_hold_reflects_them():
+    """Facts are judged in order; the hold names the last fact and carries the standby bodies and the state."""
+    async def go() -> None:
+        h = Harness(init_status=503)
+        h.tracker.start()
+        h.tracker.handle({"t": "facts", "f": [
+            {"s": 1, "t": T0 + 10, "k": "sec", "i": 1, "a": {"gloodSection": "9"}, "p": [["1", None]]},
+            {"s": 2, "t": T0 + 20, "k": "call", "m": "track", "a": ["search_submitted", {"q": 1}, None], "e": "id-from-page"}]})
+        h.timers.advance(30)
+        hold = h.of("hold")[-1]
+        assert hold["upto"] == 2 and hold["b"] == [] and hold["c"] == "granted"  # no visit: nothing may go yet
+        assert hold["st"]["sections"][0][1]["section"] == "9"
+        stored = dict((k, v) for k, v in hold["w"])
+        journal = json.loads(stored[JOURNAL_PREFIX + "page-2"])
+        assert {e["e"]["id"] for e in journal["events"]} >= {"id-from-page", stable_id("pv-page-2", "1/render")}
+    run(go)
+
+
+def test_refused_beacons_are_retried_and_hidden_sends_count_as_delivered():
+    """NOT_SENT releases the events for a later flush; a hide message removes what the sensor beaconed."""
+    async def go() -> None:
+        h = Harness()
+        h.tracker.start()
+        await settle()
+        h.answer_all(NOT_SENT)
+        assert h.tracker.pipeline.pending() == 1 and h.tracker.status()["stats"]["refused_glood"] == 1
+        (event_id,) = h.bodies("glood")[0]["i"]
+        h.tracker.handle({"t": "hide", "sent": [["glood", [event_id]], ["genlook", [event_id]]]})
+        assert h.tracker.pipeline.pending() == 0
+    run(go)
+
+
+def test_status_question_posts_a_fresh_hold_first():
+    """An ask is answered after the hold, so the page sees storage as the tracker left it."""
+    async def go() -> None:
+        h = Harness()
+        h.tracker.start()
+        h.tracker.handle({"t": "ask", "n": 7, "m": "status"})
+        kinds = [m["t"] for m in h.posted]
+        assert kinds.index("hold") < kinds.index("reply")
+        assert h.of("reply")[0]["n"] == 7 and h.of("reply")[0]["v"]["tab_id"] == "page-2"
+    run(go)
+
+
+def test_an_earlier_pages_facts_are_judged_once_with_their_own_ids():
+    """Facts a gone page's sensor kept are claimed under the adoption lock, judged with that page's ids and
+    times, and removed from storage; a live page's record is left alone."""
+    async def go() -> None:
+        record = {"v": 1, "seen": T0 + 400, "x": 0, "st": None,
+                  "boot": {"page": "page-1", "pv": "pv-1", "t0": T0, "url": "https://shop.example/p", "vis": True,
+                           "pd": '{"page_type": "product", "product": {"id": "5"}}'},
+                  "f": [{"s": 1, "t": T0 + 100, "k": "sec", "i": 1, "a": {"gloodSection": "9"}, "p": []},
+                        {"s": 2, "t": T0 + 200, "k": "click", "i": 1, "p": ["7", None]},
+                        {"s": 3, "t": T0 + 300, "k": "call", "m": "track", "a": ["search_submitted", None, None], "e": "e-3"}]}
+        live = dict(record, boot=dict(record["boot"], page="page-9"))
+        store = {FACTS_PREFIX + "page-1": json.dumps(record), FACTS_PREFIX + "page-9": json.dumps(live)}
+        locks = FakeLocks({TAB_LOCK_PREFIX + "page-9", TAB_LOCK_PREFIX + "page-2"})
+        h = Harness(store=store, locks=locks)
+        h.tracker.start()
+        await settle()
+        assert locks.taken == [ADOPT_LOCK] and h.tracker.adopted
+        assert FACTS_PREFIX + "page-1" not in h.store and FACTS_PREFIX + "page-9" in h.store
+        ids = {i for b in h.bodies("glood") for i in b["i"]}
+        assert ids >= {stable_id("pv-1", "page_viewed"), stable_id("pv-1", "product_viewed"),
+                       stable_id("pv-1", "1/render"), stable_id("pv-1", "2/click"), "e-3"}
+        clicks = [json.loads(b["x"]) for b in h.bodies("glood") if b["i"] == [stable_id("pv-1", "2/click")]]
+        assert clicks[0]["page_url"] == "https://shop.example/p" and clicks[0]["page_type"] == "product"
+        assert h.tracker.status()["stats"]["restored"] == 5  # page, product, render, click, the track() call
+    run(go)
+
+
+def test_bad_config_refuses_to_start():
+    """An invalid config tag or override is a ConfigError (the edge reports it and tracks nothing)."""
+    with pytest.raises(ConfigError):
+        Harness(config="{not json")
+    with pytest.raises(ConfigError):
+        Harness(config=json.dumps({"shop_domain": ""}))
+
+
+def test_consent_call_denied_drops_and_forgets():
+    """A consent(false) call drops what waited and removes stored ids; later tracks make nothing."""
+    async def go() -> None:
+        h = Harness(init_status=503)
+        h.tracker.start()
+        h.tracker.handle({"t": "facts", "f": [{"s": 1, "t": T0 + 5, "k": "call", "m": "consent", "a": [False]}]})
+        assert h.tracker.pipeline.pending() == 0 and h.tracker.pipeline.consent == "denied"
+        assert h.tracker.track("search_submitted", {}) is None
+    run(go)
