@@ -1,4 +1,4 @@
-"""`python -m demo_store`: serve the demo store with uvicorn."""
+"""`python -m demo_store`: serve the demo store with uvicorn (configured by `serving.server_config`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from .app import Settings, create_app
+from .serving import HEADER_TIMEOUT, server_config
 from .settings import GENLOOK_EVENTS_PATH
 
 __all__ = ["parse_args", "main"]
@@ -27,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--consent-banner", action="store_true",
                         help="ask visitors for analytics consent first (a Shopify Customer Privacy API stand-in)")
     parser.add_argument("--shop-domain", default="demo-store.myshopify.com", help="shop domain (default: %(default)s)")
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="HOST[:PORT]",
+                        help="also serve requests for this Host (besides 127.0.0.1, localhost and [::1]; "
+                             "repeatable; '*' = any host)")
+    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="SECONDS",
+                        help="close connections whose request line and headers take longer (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -34,10 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = Settings(db_path=args.db, shop_domain=args.shop_domain, glood_url=args.glood_url,
                         genlook_url=args.genlook_url, glood_token=args.glood_token or None,
-                        consent_banner=args.consent_banner)
+                        consent_banner=args.consent_banner, allowed_hosts=tuple(args.allowed_host))
     url = f"http://{args.host}:{args.port}"
     print(f"Demo store on {url}/  (received events: {url}/_collector)", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(server_config(create_app(settings), args.host, args.port,
+                                 header_timeout=args.header_timeout)).run()
 
 
 if __name__ == "__main__":

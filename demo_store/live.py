@@ -8,14 +8,18 @@ from typing import Any
 
 import uvicorn
 
+from .serving import HEADER_TIMEOUT, server_config
+
 __all__ = ["LiveServer"]
 
 
 class LiveServer:
-    """An ASGI app on a free port; `url` once started, `stop()` to shut it down."""
+    """An ASGI app on a free port; `url` once started, `stop()` to shut it down. Served as `python -m
+    demo_store` serves it (`serving.server_config`); `options` go to uvicorn.Config."""
 
-    def __init__(self, app: Any, name: str = "demo-store") -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    def __init__(self, app: Any, name: str = "demo-store", *, header_timeout: float = HEADER_TIMEOUT,
+                 **options: Any) -> None:
+        config = server_config(app, "127.0.0.1", 0, header_timeout=header_timeout, lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
         self.thread.start()
