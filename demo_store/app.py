@@ -16,8 +16,9 @@ from .assets import StaticAssets, TrackerBundle, tracker_routes
 from .cart import cart_routes
 from .catalog import CATALOG
 from .collector import collector_routes
-from .pages import error_response, page_routes
+from .pages import error_response, page_routes, server_error
 from .recommend import sections_route
+from .security import HostGuard, SecurityHeaders
 from .settings import AppState, Settings
 from .store_db import Database
 
@@ -47,11 +48,15 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False, vendor=state.bundle.vendor),
               name="static"),
     ]
+    # Outermost first: unknown hosts are refused before anything runs; the security headers go inside
+    # the compression, so that the CSP can hash the page's inline scripts as they are written.
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
-                               exclude_content_types=GZIP_EXCLUDED)],
-        exception_handlers={HTTPException: error_response, Rejection: error_response},
+        middleware=[Middleware(HostGuard, state=state),
+                    Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
+                               exclude_content_types=GZIP_EXCLUDED),
+                    Middleware(SecurityHeaders, settings=settings)],
+        exception_handlers={HTTPException: error_response, Rejection: error_response, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.demo = state
