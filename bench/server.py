@@ -43,12 +43,16 @@ class BenchApp:
         return tracker_embed(self.settings, self.store.state.demo.bundle)
 
     def interpreter_url(self) -> str:
-        return str(self.store.state.demo.bundle.pyscript_config()["interpreter"])
+        """The URL of the `pyodide.mjs` the tracker loads."""
+        bundle = self.store.state.demo.bundle
+        if hasattr(bundle, "runtime"):  # the sensor + worker embed
+            return str(bundle.runtime()["pyodide"])
+        return str(bundle.pyscript_config()["interpreter"])
 
     def variant_embed(self, variant: str) -> str:
-        interpreter = self.interpreter_url()
         if variant == "none":
             return ""
+        interpreter = self.interpreter_url()
         if variant == "pyodide":
             index = interpreter.rsplit("/", 1)[0] + "/"
             return ('<script type="module">\n'
