@@ -66,6 +66,8 @@ SUMMARY_KEYS = ("score", *METRICS.values(), "observed_fcp", "observed_lcp", "obs
 MIN_NODE = (18, 20)
 #: The tracker's own files (its archive is named by a hash of its sources).
 TRACKER_PREFIX = "/static/tracker/"
+#: What the page with the tracker is made of, for the record of what was measured.
+TRACKED_PATHS = ("tracker", "static/tracker", "demo_store/pages.py", "demo_store/assets.py")
 
 
 # -- installation -------------------------------------------------------------------------
@@ -216,25 +218,29 @@ def _median(values: list[Any]) -> float | None:
 
 
 def _git_state() -> dict[str, Any]:
-    """Commit and uncommitted changes of the tracker's code (it may be edited while this runs)."""
+    """Commit, uncommitted changes and a hash of the files of the tracker and its embed as they are on
+    disk (they may be edited, or committed, while this runs)."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
                                   timeout=20).stdout
         except Exception:  # noqa: BLE001 - no git, no state
             return ""
-    paths = ("tracker", "static/tracker", "demo_store/pages.py", "demo_store/assets.py")
-    status = git("status", "--porcelain", "--", *paths).splitlines()
-    diff = git("diff", "HEAD", "--", *paths)
-    untracked = git("ls-files", "--others", "--exclude-standard", "--", *paths).split()
-    blob = diff + "".join(Path(REPO_ROOT, p).read_text("utf-8", "replace") for p in untracked
-                          if Path(REPO_ROOT, p).is_file())
+    files: list[Path] = []
+    for root in (REPO_ROOT / name for name in TRACKED_PATHS):
+        files += [root] if root.is_file() else sorted(root.rglob("*")) if root.is_dir() else []
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    status = git("status", "--porcelain", "--", *TRACKED_PATHS).splitlines()
     return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(status), "changed": status,
-            "worktree_sha": hashlib.sha256(blob.encode()).hexdigest()[:16]}
+            "files_sha": digest.hexdigest()[:16]}
 
 
 def _check_pages(base_url: str) -> list[str]:
-    """Self-check before spending minutes: every page answers 200, and the two variants differ."""
+    """Self-check before spending minutes: every page answers 200, and the two variants differ.
+    Problems starting with "GET" are fatal."""
     problems = []
     for name, path in PAGES.items():
         bodies = []
@@ -243,7 +249,7 @@ def _check_pages(base_url: str) -> list[str]:
                 with urllib.request.urlopen(url, timeout=20) as response:
                     bodies.append(response.read())
             except (urllib.error.URLError, OSError) as error:
-                problems.append(f"{name}: GET {url} failed: {error}")
+                problems.append(f"GET {url} failed: {error}")
         if len(bodies) == 2 and bodies[0] == bodies[1]:
             problems.append(f"{name}: the page with the tracker is the same as without")
     return problems
@@ -269,8 +275,9 @@ def run_lighthouse(base_url: str, *, runs: int = 3, devtools_runs: int = 1, chro
         "git_before": _git_state(), "page_problems": _check_pages(base_url), "modes": {}}
     for problem in result["page_problems"]:
         log(f"  lighthouse self-check: {problem}")
+    fatal = any(problem.startswith("GET ") for problem in result["page_problems"])
     for mode, count in (("simulate", runs), ("devtools", devtools_runs)):
-        if count <= 0:
+        if count <= 0 or fatal:
             continue
         raw: list[dict[str, Any]] = []
         for run in range(count):
@@ -310,8 +317,7 @@ def run_lighthouse(base_url: str, *, runs: int = 3, devtools_runs: int = 1, chro
                                  "failed": [{k: r.get(k) for k in ("page", "variant", "run", "error", "exit_code")}
                                             for r in raw if not r["ok"]]}
     result["git_after"] = _git_state()
-    result["worktree_changed_during_run"] = (result["git_before"]["worktree_sha"]
-                                             != result["git_after"]["worktree_sha"])
+    result["files_changed_during_run"] = result["git_before"]["files_sha"] != result["git_after"]["files_sha"]
     return result
 
 
@@ -335,7 +341,7 @@ def lighthouse_table(lh: dict[str, Any]) -> str:
     def row(label: str, *cells: str) -> None:
         lines.append(f"{label:<34}" + "".join(f"{c:>10}" for c in cells))
 
-    git = lh["git_before"]
+    git, after = lh["git_before"], lh.get("git_after", lh["git_before"])
     for mode, data in lh["modes"].items():
         how = ("simulated throttling (Lantern), the score Shopify uses" if mode == "simulate"
                else "devtools throttling: real 4x CPU slowdown and slow 4G while loading")
@@ -368,13 +374,21 @@ def lighthouse_table(lh: dict[str, Any]) -> str:
                          f"{TRACKER_PREFIX} files (it changed between runs; see tracker_files_seen in the JSON)")
         if data["failed"]:
             lines.append(f"  failed runs ({len(data['failed'])}):")
+            by_error: dict[str, list[str]] = {}
             for failure in data["failed"]:
-                lines.append(f"    {failure['page']} {failure['variant']} run {failure['run']}: {failure['error']}")
-    for problem in lh.get("page_problems", []):
-        lines.append(f"  self-check: {problem}")
+                by_error.setdefault(failure["error"], []).append(
+                    f"{failure['page']} {failure['variant']} #{failure['run']}")
+            for error, which in by_error.items():
+                lines.append(f"    {', '.join(which)}: {error}")
+    if lh["modes"]:
+        lines.extend(f"  self-check: {problem}" for problem in lh.get("page_problems", []))
+    else:
+        lines.append("")
+        lines.append("Lighthouse: not run, the self-check failed:")
+        lines.extend(f"  {problem}" for problem in lh.get("page_problems", []))
     lines.append(f"  measured at {git['commit'][:12]}"
-                 + (f", {len(git['changed'])} uncommitted change(s) in tracker/, static/tracker/, "
-                    "demo_store/pages.py, demo_store/assets.py" if git["dirty"] else ", tracker files clean")
-                 + ("; the tracker's files CHANGED while Lighthouse ran" if lh.get("worktree_changed_during_run")
-                    else ""))
+                 + (f" (HEAD {after['commit'][:12]} at the end)" if after["commit"] != git["commit"] else "")
+                 + (f", {len(git['changed'])} uncommitted change(s) in {', '.join(TRACKED_PATHS)}" if git["dirty"]
+                    else ", no uncommitted changes in " + ", ".join(TRACKED_PATHS))
+                 + ("; these files CHANGED while Lighthouse ran" if lh.get("files_changed_during_run") else ""))
     return "\n".join(lines)
