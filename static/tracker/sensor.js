@@ -124,6 +124,7 @@
         + (Array.isArray(a) ? "the name must be a string" : "data is not JSON (" + a + ")")));
       return null;
     }
+    if (k.given === false || k.hold && k.hold.c == "denied") return null; // consent denied: nothing is made
     const e = uid();
     fact("call", {m: "track", a, e}, t);
     return e;

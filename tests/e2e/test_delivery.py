@@ -43,9 +43,8 @@ def test_calls_before_boot_are_replayed_in_order_with_original_times(page: Page,
     assert page.evaluate("window.gloodTracker.q === undefined")
     events = collector.wait_for_names("glood", ["search_submitted"] * 3, client_id=store.client_id)
     searches = [e for e in events if e["name"] == "search_submitted"]
-    queries = [e["event"]["data"]["searchResult"]["query"]
-               for e in sorted(searches, key=lambda e: e["event"]["timestamp"])]
-    assert queries == ["first", "second", "third"]
+    times = {e["event"]["data"]["searchResult"]["query"]: e["event"]["timestamp"] for e in searches}
+    assert times["first"] <= times["second"] <= times["third"]  # separate requests: only their times say the order
     ready_at = page.evaluate("window.preBootAt")
     from datetime import datetime
     for e in searches:
