@@ -224,3 +224,29 @@ def test_consent_call_denied_drops_and_forgets():
         assert h.tracker.pipeline.pending() == 0 and h.tracker.pipeline.consent == "denied"
         assert h.tracker.track("search_submitted", {}) is None
     run(go)
+
+
+def test_a_burst_is_sent_whole_within_the_keepalive_quota():
+    """2,000 track() calls in one message: nothing dropped while the page lives, at most 64 KiB in flight at
+    once, every event sent once to each destination as the sensor answers."""
+    async def go() -> None:
+        h = Harness(config=json.dumps({"shop_domain": "s.myshopify.com", "persist_max_bytes": 4096}))
+        h.tracker.start()
+        await settle()
+        h.answer_all()
+        calls = [{"s": i + 1, "t": T0 + i, "k": "call", "m": "track", "a": ["search_submitted", {"n": i}, None],
+                  "e": f"burst-{i}"} for i in range(2000)]
+        answered = {b["n"] for m in h.of("send") for b in m["b"]}  # the page's own events, answered above
+        h.tracker.handle({"t": "facts", "f": calls})
+        for _ in range(500):
+            waiting = [b for m in h.of("send") for b in m["b"] if b["n"] not in answered]
+            if not waiting:
+                break
+            assert sum(len(b["x"].encode()) for b in waiting) <= 64 * 1024
+            answered.update(b["n"] for b in waiting)
+            h.tracker.handle({"t": "ans", "a": [[b["n"], BEACON_ACCEPTED, None] for b in waiting]})
+        glood = [i for b in h.bodies("glood") for i in b["i"] if i.startswith("burst-")]
+        genlook = [i for b in h.bodies("genlook") for i in b["i"] if i.startswith("burst-")]
+        assert sorted(glood) == sorted(genlook) == sorted(f"burst-{i}" for i in range(2000))
+        assert h.tracker.pipeline.pending() == 0 and "dropped_overflow" not in h.tracker.pipeline.stats
+    run(go)

@@ -26,6 +26,9 @@ DESTINATIONS = ("glood", "genlook")
 #: Flushes made as the page goes away: backoff is ignored, it is the last chance.
 FINAL_REASONS = frozenset({"pagehide", "hidden"})
 _PLACEHOLDER_SESSION = "00000000-0000-4000-8000-000000000000"
+#: One flush or standby encodes at most this many events per destination: a keepalive quota (64 KiB) holds
+#: fewer, and encoding a whole burst backlog on every flush would cost O(backlog) each time.
+EVENTS_PER_FLUSH = 500
 #: "granted": send and persist; "pending": keep in memory only; "denied": keep and send nothing.
 CONSENT_STATES = ("granted", "pending", "denied")
 
@@ -62,6 +65,7 @@ class Pipeline:
         log: Callable[[str], None] | None = None,
         tab_id: str | None = None,
         consent: str | None = None,
+        flush_on_size: bool = True,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -81,6 +85,13 @@ class Pipeline:
         self.outboxes = {name: Outbox() for name in DESTINATIONS}
         self.retry = {name: RetryState(backoff or Backoff(), rand) for name in DESTINATIONS}
         self.stats: Counter[str] = Counter()
+        #: False: a full batch does not flush inside `enqueue` (the caller flushes once after a burst).
+        self.flush_on_size = flush_on_size
+        #: Bytes of requests sent whose answer is awaited: they hold part of the keepalive quota.
+        self.in_flight_bytes = 0
+        #: Queued events the last `persist` left out of storage (over persist_max_bytes): still sent while
+        #: the page lives, lost if it goes first.
+        self.unstored = 0
         #: Set by the browser layer when the init endpoint keeps failing: Genlook stops waiting for a visit id.
         self.session_unavailable = False
         self._dirty = False
@@ -152,7 +163,7 @@ class Pipeline:
         if self.session.active:  # an idle-expired visit is over: wait for a new one, do not revive it
             self.session.touch()
         self._debug(f"queued {event.name} {event.id}")
-        if self.pending() >= self.config.max_batch:
+        if self.flush_on_size and self.pending() >= self.config.max_batch:
             self.flush("size")
 
     # -- persistence -----------------------------------------------------------------
@@ -168,16 +179,18 @@ class Pipeline:
         return [Entry(events[i], tuple(destinations[i])) for i in events]
 
     def persist(self) -> None:
-        """Apply the caps (age, then bytes, oldest first) to the backlog and, with consent, store it."""
+        """Store the backlog within the caps, with consent: events older than persist_max_age_ms are dropped
+        (counted); past persist_max_bytes the oldest are left out of storage but still sent while the page
+        lives (`unstored`)."""
         self._dirty = False
         kept, expired, overflow = self.journal.fit(self.backlog())
-        for reason, dropped in (("dropped_expired", expired), ("dropped_overflow", overflow)):
-            if dropped:
-                ids = [e.event.id for e in dropped]
-                for outbox in self.outboxes.values():
-                    outbox.remove(ids)
-                self.stats[reason] += len(ids)
-                self._debug(f"{reason}: {len(ids)} event(s)")
+        if expired:
+            ids = [e.event.id for e in expired]
+            for outbox in self.outboxes.values():
+                outbox.remove(ids)
+            self.stats["dropped_expired"] += len(ids)
+            self._debug(f"dropped_expired: {len(ids)} event(s)")
+        self.unstored = len(overflow)
         if self.consent != "granted":
             return
         if not self.journal.save(kept):
@@ -264,7 +277,7 @@ class Pipeline:
             self._debug(f"{lost} event(s) taken over by another page")
         now = self.clock.monotonic_ms()
         final = reason in FINAL_REASONS
-        budget = Budget(self.config.keepalive_quota_bytes)
+        budget = Budget(self.config.keepalive_quota_bytes - self.in_flight_bytes)
         streams: dict[str, Iterator[Body]] = {}
         for name in DESTINATIONS:
             if not self.outboxes[name].pending():
@@ -291,6 +304,7 @@ class Pipeline:
                                              destination=name, event_ids=body.event_ids)
                 if isinstance(result, Receipt):
                     budget.spend(body.size)
+                    self.in_flight_bytes += body.size
                     self.outboxes[name].hold(body.event_ids)
                     report.awaiting.append(body)
                     result.subscribe(lambda status, retry_after, n=name, b=body: self._settle(n, b, status, retry_after))
@@ -322,7 +336,8 @@ class Pipeline:
             return []
         budget = Budget(self.config.keepalive_quota_bytes)
         streams = {name: stream for name in DESTINATIONS if len(self.outboxes[name])
-                   for stream in [self._bodies(name, list(self.outboxes[name]))] if stream is not None}
+                   for stream in [self._bodies(name, list(self.outboxes[name])[:EVENTS_PER_FLUSH])]
+                   if stream is not None}
         out: list[Body] = []
         while streams:
             for name in list(streams):
@@ -348,6 +363,7 @@ class Pipeline:
     def _settle(self, name: str, body: Body, status: int | None, retry_after_ms: float | None) -> None:
         """The answer to a sent body: delivered, to be retried (backoff, Retry-After) or refused for good."""
         outbox = self.outboxes[name]
+        self.in_flight_bytes = max(0, self.in_flight_bytes - body.size)
         outcome = outcome_for_status(status)
         if outcome == "ok":
             outbox.remove(body.event_ids)
@@ -362,7 +378,7 @@ class Pipeline:
             outbox.remove(body.event_ids)
             self.stats[f"dropped_{name}"] += len(body.event_ids)
             self._debug(f"{name}: answered {status}; {len(body.event_ids)} event(s) dropped")
-        self.persist()
+        self._dirty = True  # stored on the next persist: one write for a burst of answers
 
     def _bodies(self, name: str, events: list[Event] | None = None) -> Iterator[Body] | None:
         """Bodies for a destination's pending events (or `events`), or None while it waits for a visit id.
@@ -373,7 +389,7 @@ class Pipeline:
         if not self.session.active and (name == "glood" or not self.session_unavailable):
             return None
         if events is None:
-            events = self.outboxes[name].pending()
+            events = self.outboxes[name].pending()[:EVENTS_PER_FLUSH]
         if name == "genlook":
             session_id = self.session.visit_id if self.session.active else None
             triples = [(e.id, genlook_item(e), genlook_context(e, session_id=session_id, identity=self.identity))

@@ -97,7 +97,7 @@ class WorkerTracker:
         self.transport = RelayTransport()
         consent = boot.get("consent") if boot.get("consent") in ("granted", "denied", "pending") else None
         self.pipeline = Pipeline(self.config, self.transport, clock=seams.clock, storage=self.storage,
-                                 log=self._log, tab_id=self.page_id, consent=consent)
+                                 log=self._log, tab_id=self.page_id, consent=consent, flush_on_size=False)
         self.judge = PageJudge(self.page_boot, self.config.view_ratio, self.config.view_duration_ms)
         for problem in self.judge.problems:
             self.error(problem)
@@ -282,7 +282,11 @@ class WorkerTracker:
                 self.pipeline.delivered(str(item[0]), [i for i in item[1] if isinstance(i, str)])
 
     def _after(self) -> None:
-        """After any change: requests to send go now; the sensor's copy of what to send follows shortly."""
+        """After any change: a full batch is flushed (once per message, however many events a burst brought;
+        answers free the keepalive quota for the next), requests go now, and the sensor's copy of what to
+        send follows shortly."""
+        if not self.stopped and self.pipeline.pending() >= self.config.max_batch:
+            self.flush("size")
         outgoing = self.transport.take()
         if outgoing:
             self.seams.post({"t": "send", "b": outgoing})
@@ -335,7 +339,8 @@ class WorkerTracker:
                 "in_flight": max(o.in_flight for o in self.pipeline.outboxes.values()),
                 "tab_id": self.page_id, "pageview_id": self.judge.pageview_id,
                 "client_id": self.pipeline.identity.client_id, "session_id": self.pipeline.session.visit_id,
-                "facts": self.upto, "adopted": self.adopted, "stats": dict(self.pipeline.stats)}
+                "facts": self.upto, "adopted": self.adopted, "unstored": self.pipeline.unstored,
+                "stats": dict(self.pipeline.stats)}
 
     def stop(self) -> bool:
         """Flush what can go, post the last hold, and stop every timer and task."""
