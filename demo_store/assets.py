@@ -257,17 +257,34 @@ def tracker_version(tracker_dir: Path) -> str:
 
 
 def minify(source: Path) -> str:
-    """`source` through terser (`node_modules/.bin/terser`, pinned in package.json), or as it is without it."""
+    """`source` through terser (`node_modules/.bin/terser`, pinned in package.json), or as it is without it.
+
+    The result is kept in `node_modules/.cache/glood-sensor/<sha256 of the source>.js`, so a store (or a test)
+    that starts later serves it without running node again.
+    """
     text = source.read_text(encoding="utf-8")
     terser = REPO_ROOT / "node_modules" / ".bin" / "terser"
     if not terser.is_file():
         return text
+    cached = REPO_ROOT / "node_modules" / ".cache" / "glood-sensor" / (hashlib.sha256(text.encode()).hexdigest() + ".js")
+    try:
+        return cached.read_text(encoding="utf-8")
+    except OSError:
+        pass
     try:
         done = subprocess.run([str(terser), "--compress", "passes=2", "--mangle", "--ecma", "2020"], input=text,
                               capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError):
         return text
-    return done.stdout.strip()
+    minified = done.stdout.strip()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(minified, encoding="utf-8")
+        partial.replace(cached)
+    except OSError:
+        pass
+    return minified
 
 
 def _zip(sources: list[tuple[str, Path]]) -> TrackerArchive:
