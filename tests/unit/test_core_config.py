@@ -15,7 +15,7 @@ SHOP = {"shop_domain": "demo-store.myshopify.com"}
 def test_defaults():
     """The defaults are the documented ones."""
     config = Config.from_mapping(SHOP)
-    assert (config.glood_url, config.genlook_url, config.glood_token, config.channel) == \
+    assert (config.glood_url, config.genlook_url, config.glood_public_token, config.channel) == \
         ("", GENLOOK_EVENTS_PATH, None, "web")
     assert (config.flush_interval_ms, config.max_batch, config.genlook_max_events) == (2000, 20, 50)
     assert (config.max_body_bytes, config.keepalive_quota_bytes) == (65536, 65536)
@@ -27,7 +27,7 @@ def test_design_snippet_config_is_accepted():
     """The JSON config from docs/design.md parses as written."""
     config = Config.from_mapping({
         "shop_domain": "demo-store.myshopify.com", "glood_url": "",
-        "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_token": None,
+        "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_public_token": None,
         "flush_interval_ms": 2000, "max_batch": 20, "debug": False})
     assert config.shop_domain == "demo-store.myshopify.com"
     assert config.genlook_url == "/apps/proxy_genlook-x/public/tracking/events"
@@ -36,7 +36,7 @@ def test_design_snippet_config_is_accepted():
 def test_every_field_can_be_set():
     """Every field round-trips through from_mapping."""
     raw = {"shop_domain": "s.myshopify.com", "glood_url": "https://api.example", "genlook_url": "https://g/x",
-           "glood_token": "tok", "channel": "headless", "flush_interval_ms": 500, "max_batch": 5,
+           "glood_public_token": "tok", "channel": "headless", "flush_interval_ms": 500, "max_batch": 5,
            "genlook_max_events": 10, "max_body_bytes": 2048, "keepalive_quota_bytes": 4096,
            "session_ttl_ms": 1000, "view_ratio": 0.75, "view_duration_ms": 2000, "debug": True,
            "transport": "fetch", "require_consent": True, "persist_max_bytes": 1000, "persist_max_age_ms": 60000}
@@ -75,8 +75,8 @@ def test_unknown_keys_are_rejected_by_name():
     ("shop_domain", 42),
     ("glood_url", None),
     ("channel", ["web"]),
-    ("glood_token", ""),
-    ("glood_token", 123),
+    ("glood_public_token", ""),
+    ("glood_public_token", 123),
 ])
 def test_wrong_types_are_rejected_naming_the_key(key, value):
     """A value of the wrong type raises ConfigError whose message starts with the key."""
@@ -97,10 +97,10 @@ def test_ints_are_accepted_for_floats():
     assert config.view_ratio == 1.0 and type(config.view_ratio) is float
 
 
-def test_glood_token_string_or_null():
-    """glood_token accepts a non-empty string or null."""
-    assert Config.from_mapping({**SHOP, "glood_token": "secret"}).glood_token == "secret"
-    assert Config.from_mapping({**SHOP, "glood_token": None}).glood_token is None
+def test_glood_public_token_string_or_null():
+    """glood_public_token accepts a non-empty string or null."""
+    assert Config.from_mapping({**SHOP, "glood_public_token": "secret"}).glood_public_token == "secret"
+    assert Config.from_mapping({**SHOP, "glood_public_token": None}).glood_public_token is None
 
 
 @pytest.mark.parametrize("raw, message", [

@@ -161,10 +161,11 @@ def test_event_id_is_insert_id():
     assert glood_ids(pipeline) == genlook_ids(pipeline) == ids
 
 
-def test_bearer_token_adds_glood_headers_only():
-    """With glood_token Glood requests carry Authorization and x-shop; Genlook requests do not."""
-    pipeline = make(glood_token="s3cret", glood_url="https://storefront.glood.ai/")
-    pipeline.start_session("v")
+def test_public_token_sends_glood_events_with_the_visit_token():
+    """With glood_public_token Glood requests carry the visit's token (never the public one) and x-shop;
+    Genlook requests carry neither."""
+    pipeline = make(glood_public_token="public-1", glood_url="https://storefront.glood.ai/")
+    pipeline.start_session("v", token="visit-token-1")
     track_n(pipeline, 2)
     pipeline.flush("timer")
     glood = [s for s in pipeline.transport.sent if "headless" in s.url]
@@ -172,10 +173,22 @@ def test_bearer_token_adds_glood_headers_only():
     assert len(glood) == 2 and len(genlook) == 1
     assert {s.url for s in glood} == {"https://storefront.glood.ai/api/storefront/v3/headless/events"}
     for sent in glood:
-        assert sent.headers["Authorization"] == "Bearer s3cret"
+        assert sent.headers["Authorization"] == "Bearer visit-token-1"
         assert sent.headers["x-shop"] == SHOP
         assert sent.headers["Content-Type"] == "application/json"
     assert "Authorization" not in genlook[0].headers
+
+
+def test_init_answers_disable_analytics_and_set_ids():
+    """analytics_enabled false drops what waited and tracks nothing more; init's ids replace ours and are kept."""
+    pipeline = make()
+    track_n(pipeline, 3)
+    pipeline.adopt_identity("user-from-init", None)
+    pipeline.start_session("v", analytics=False)
+    assert pipeline.pending() == 0 and pipeline.stats["dropped_disabled"] == 3
+    assert pipeline.track("page_viewed", page=PAGE_A) is None and pipeline.stats["dropped_disabled"] == 4
+    assert pipeline.identity.user_id == "user-from-init"
+    assert json.loads(pipeline.storage.get("glood_tracker:identity"))["user_id"] == "user-from-init"
 
 
 def test_no_token_no_auth_headers():

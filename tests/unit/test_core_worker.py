@@ -69,13 +69,16 @@ class Harness:
     """A worker tracker wired to doubles; `sensor` plays the page's side of the messages."""
 
     def __init__(self, *, store: dict[str, str] | None = None, config: str = CONFIG, locks: FakeLocks | None = None,
-                 init_status: int = 200, page: str = "page-2", prev: str | None = None, pd: str | None = None) -> None:
+                 init_status: int = 200, page: str = "page-2", prev: str | None = None, pd: str | None = None,
+                 init_answer: dict[str, Any] | None = None) -> None:
         self.clock = FakeClock(now_ms=T0 + 500)
         self.timers = Timers(self.clock)
         self.posted: list[dict[str, Any]] = []
         self.store = dict(store or {})
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.init_status = init_status
+        self.init_answer = init_answer or {"visit_id": "visit-1"}
+        self.init_headers: list[dict[str, str]] = []
         seams = Seams(post=self.post, request=self.request, clock=self.clock, later=self.timers.later, locks=locks)
         self.tracker = WorkerTracker({
             "cfg": config, "prev": prev, "store": dict(self.store), "consent": None,
@@ -97,7 +100,8 @@ class Harness:
 
     async def request(self, url: str, body: str, headers: Mapping[str, str]) -> tuple[int, str]:
         self.requests.append((url, json.loads(body)))
-        return self.init_status, json.dumps({"visit_id": "visit-1"})
+        self.init_headers.append(dict(headers))
+        return self.init_status, json.dumps(self.init_answer)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.posted if m["t"] == kind]
@@ -249,4 +253,36 @@ def test_a_burst_is_sent_whole_within_the_keepalive_quota():
         genlook = [i for b in h.bodies("genlook") for i in b["i"] if i.startswith("burst-")]
         assert sorted(glood) == sorted(genlook) == sorted(f"burst-{i}" for i in range(2000))
         assert h.tracker.pipeline.pending() == 0 and "dropped_overflow" not in h.tracker.pipeline.stats
+    run(go)
+
+
+def test_init_is_glood_documented_call_and_its_answer_is_kept():
+    """Init sends x-shop (and the public token), the documented body; the answer's ids and visit token are
+    used: Glood events then go by fetch with the visit token, never the public one."""
+    async def go() -> None:
+        config = json.dumps({"shop_domain": "s.myshopify.com", "glood_public_token": "public-1"})
+        h = Harness(config=config, init_answer={"visit_id": "visit-9", "user_id": "u-srv", "client_id": "c-srv",
+                                                "token": "visit-token", "config": {"analytics_enabled": True}})
+        h.tracker.start()
+        await settle()
+        (url, body), headers = h.requests[0], h.init_headers[0]
+        assert headers["x-shop"] == "s.myshopify.com" and headers["Authorization"] == "Bearer public-1"
+        assert set(body) == {"user_id", "client_id", "page_type", "page_url"} and body["page_type"] == "home"
+        (glood,) = h.bodies("glood")
+        assert glood["h"]["Authorization"] == "Bearer visit-token" and glood["h"]["x-shop"] == "s.myshopify.com"
+        sent = json.loads(glood["x"])
+        assert (sent["user_id"], sent["client_id"], sent["session_id"]) == ("u-srv", "c-srv", "visit-9")
+    run(go)
+
+
+def test_shop_without_analytics_gets_nothing():
+    """An init answer with analytics_enabled false: nothing is sent, later facts make nothing."""
+    async def go() -> None:
+        h = Harness(init_answer={"visit_id": "v", "config": {"analytics_enabled": False}})
+        h.tracker.start()
+        await settle()
+        h.tracker.handle({"t": "facts", "f": [{"s": 1, "t": T0 + 1, "k": "call", "m": "track",
+                                                "a": ["search_submitted", None, None], "e": "x"}]})
+        assert h.of("send") == [] and h.tracker.pipeline.pending() == 0
+        assert h.tracker.status()["stats"]["dropped_disabled"] == 2
     run(go)

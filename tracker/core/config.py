@@ -24,7 +24,9 @@ class Config:
     shop_domain: str = ""
     glood_url: str = ""
     genlook_url: str = GENLOOK_EVENTS_PATH
-    glood_token: str | None = None
+    #: A credential for Glood's init endpoint. It is in the page, so it is public by definition: never a
+    #: server secret. With it, init is called with `Authorization: Bearer` and events carry the visit's token.
+    glood_public_token: str | None = None
     transport: str = "beacon"
     require_consent: bool = False
     channel: str = "web"
@@ -85,10 +87,10 @@ class Config:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
-    if name == "glood_token":
+    if name == "glood_public_token":
         if value is None or (isinstance(value, str) and value):
             return value or None
-        raise ConfigError("glood_token must be a non-empty string or null")
+        raise ConfigError("glood_public_token must be a non-empty string or null")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

@@ -152,6 +152,9 @@ class Pipeline:
         if self.consent == "denied":
             self.stats["dropped_consent"] += 1
             return None
+        if not self.session.analytics:
+            self.stats["dropped_disabled"] += 1
+            return None
         self.enqueue(event)
         return event
 
@@ -259,9 +262,22 @@ class Pipeline:
         """Glood events wait for a visit id from the init endpoint (asked for only with consent)."""
         return self.consent == "granted" and not self.session.active
 
-    def start_session(self, visit_id: str) -> None:
-        self.session.start(visit_id)
-        self._debug(f"visit {visit_id}")
+    def start_session(self, visit_id: str, token: str | None = None, analytics: bool = True) -> None:
+        """A visit answered by init. With analytics off for the shop, what waited is dropped (counted) and
+        nothing more is tracked during the visit."""
+        self.session.start(visit_id, token, analytics)
+        self._debug(f"visit {visit_id}" + ("" if analytics else " (analytics disabled by the shop)"))
+        if not analytics:
+            self._drop_backlog("dropped_disabled")
+            self.persist()
+
+    def adopt_identity(self, user_id: Any, client_id: Any) -> None:
+        """The anonymous ids init answers are the ones to keep (the server may assign them)."""
+        user = user_id if isinstance(user_id, str) and user_id else self.identity.user_id
+        client = client_id if isinstance(client_id, str) and client_id else self.identity.client_id
+        if (user, client) != (self.identity.user_id, self.identity.client_id):
+            self.identity = Identity(user, client)
+            self.identity.save(self.storage)
 
     # -- flushing --------------------------------------------------------------------
 
@@ -407,11 +423,11 @@ class Pipeline:
         return (("Content-Type", "application/json"),) if self.config.transport == "fetch" else ()
 
     def _glood_headers(self) -> tuple[tuple[str, str], ...]:
-        if not self.config.glood_token:
+        """With a public token the shop authenticates: events go by fetch with the visit's token and x-shop."""
+        if not self.config.glood_public_token:
             return self._fetch_headers()
-        return (("Authorization", f"Bearer {self.config.glood_token}"),
-                ("x-shop", self.config.shop_domain),
-                ("Content-Type", "application/json"))
+        token = (("Authorization", f"Bearer {self.session.token}"),) if self.session.token else ()
+        return (*token, ("x-shop", self.config.shop_domain), ("Content-Type", "application/json"))
 
     def _debug(self, message: str) -> None:
         if self.log is not None and self.config.debug:

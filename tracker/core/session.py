@@ -50,6 +50,10 @@ class Session:
         self._clock = clock
         self.ttl_ms = ttl_ms
         self.visit_id: str | None = None
+        #: The visit's token from init (Glood events carry it when the shop uses a public token), if any.
+        self.token: str | None = None
+        #: False when init said the shop does not want analytics (`config.analytics_enabled`).
+        self.analytics = True
         self._last_seen = 0
         raw = storage.get(VISIT_KEY)
         try:
@@ -60,17 +64,21 @@ class Session:
             if clock.now_ms() - data["last_seen"] < ttl_ms:
                 self.visit_id = data["visit_id"]
                 self._last_seen = data["last_seen"]
+                self.token = data.get("token") if isinstance(data.get("token"), str) else None
+                self.analytics = data.get("analytics") is not False
 
     @property
     def active(self) -> bool:
         """A visit id is known and has not gone idle."""
         return self.visit_id is not None and self._clock.now_ms() - self._last_seen < self.ttl_ms
 
-    def start(self, visit_id: str) -> None:
-        """Adopt a visit id answered by the init endpoint."""
+    def start(self, visit_id: str, token: str | None = None, analytics: bool = True) -> None:
+        """Adopt a visit id (and its token, and whether analytics are on) answered by the init endpoint."""
         if not visit_id or not isinstance(visit_id, str):
             raise ValueError("visit_id must be a non-empty string")
         self.visit_id = visit_id
+        self.token = token
+        self.analytics = analytics
         self.touch()
 
     def touch(self) -> None:
@@ -78,9 +86,16 @@ class Session:
         if self.visit_id is None:
             return
         self._last_seen = self._clock.now_ms()
-        self._storage.set(VISIT_KEY, json.dumps({"visit_id": self.visit_id, "last_seen": self._last_seen}))
+        record = {"visit_id": self.visit_id, "last_seen": self._last_seen}
+        if self.token is not None:
+            record["token"] = self.token
+        if not self.analytics:
+            record["analytics"] = False
+        self._storage.set(VISIT_KEY, json.dumps(record))
 
     def expire(self) -> None:
         """Forget the visit (the next init starts a new one)."""
         self.visit_id = None
+        self.token = None
+        self.analytics = True
         self._storage.remove(VISIT_KEY)

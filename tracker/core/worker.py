@@ -17,7 +17,6 @@ from .config import Config, ConfigError
 from .encoders import LIB_VERSION
 from .events import TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
-from .journal import FACTS_PREFIX
 from .pipeline import Pipeline
 from .retry import Backoff, parse_retry_after
 from .storage import MirrorStorage
@@ -480,7 +479,7 @@ class WorkerTracker:
         while not self.stopped and self.pipeline.needs_session:
             attempt += 1
             try:
-                visit_id = await self._request_visit()
+                answer = await self._request_visit()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - network errors, bad answers
@@ -492,19 +491,27 @@ class WorkerTracker:
                 continue
             if self.stopped:
                 return
-            self.pipeline.start_session(visit_id)
+            self.pipeline.adopt_identity(answer.get("user_id"), answer.get("client_id"))
+            config = answer.get("config")
+            analytics = not (isinstance(config, dict) and config.get("analytics_enabled") is False)
+            token = answer.get("token")
+            self.pipeline.start_session(answer["visit_id"], token if isinstance(token, str) and token else None,
+                                        analytics)
             self.pipeline.session_unavailable = False
             if self.pipeline.pending():
                 self.flush("session")
             self._after()
 
-    async def _request_visit(self) -> str:
-        body = {"shop_domain": self.config.shop_domain, "client_id": self.pipeline.identity.client_id,
-                "user_id": self.pipeline.identity.user_id, "channel": self.config.channel,
-                "page_url": self.judge.page.url}
-        headers = {"Content-Type": "application/json"}
-        if self.config.glood_token:
-            headers.update({"Authorization": f"Bearer {self.config.glood_token}", "x-shop": self.config.shop_domain})
+    async def _request_visit(self) -> dict[str, Any]:
+        """Glood's init (shared/notes: x-shop, the documented body); the answer, with a visit_id."""
+        page = self.judge.page
+        body = {"user_id": self.pipeline.identity.user_id, "client_id": self.pipeline.identity.client_id,
+                "page_type": page.page_type, "page_url": page.url}
+        if page.customer_id:
+            body["customer_id"] = page.customer_id
+        headers = {"Content-Type": "application/json", "x-shop": self.config.shop_domain}
+        if self.config.glood_public_token:
+            headers["Authorization"] = f"Bearer {self.config.glood_public_token}"
         status, text = await self.seams.request(self.config.glood_init_url, json.dumps(body), headers)
         if not 200 <= status < 300:
             raise RuntimeError(f"{self.config.glood_init_url} answered {status}")
@@ -512,9 +519,4 @@ class WorkerTracker:
         visit_id = answer.get("visit_id") if isinstance(answer, dict) else None
         if not isinstance(visit_id, str) or not visit_id:
             raise RuntimeError("init answer has no visit_id")
-        return visit_id
-
-
-def facts_key(page_id: str) -> str:
-    """Where the sensor of page `page_id` leaves its unjudged facts."""
-    return FACTS_PREFIX + page_id
+        return dict(answer)
