@@ -174,6 +174,9 @@ class WorkerTracker:
             if isinstance(seq, int) and seq > self.upto:
                 self.upto = seq
             if fact.get("k") == "call":
+                ts = fact.get("t")
+                if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+                    self._track_all(self.judge.due(float(ts)))  # views that fell due before the call come first
                 self._call(fact)
                 continue
             try:
