@@ -7,13 +7,28 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from playwright.sync_api import Page
 
 from demo_store.live import LiveServer
 
-__all__ = ["LiveServer", "Collector", "StorePage"]
+__all__ = ["LiveServer", "Collector", "StorePage", "poll"]
+
+T = TypeVar("T")
+
+
+def poll(read: Callable[[], T], predicate: Callable[[T], bool], timeout: float, what: Callable[[T], str],
+         pause: Callable[[], None] = lambda: time.sleep(0.1)) -> T:
+    """`read()` until `predicate` holds on what it returns; past `timeout` s fail saying `what(last)`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if predicate(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what(value)}")
+        pause()
 
 
 @dataclass
@@ -46,27 +61,13 @@ class Collector:
 
     def wait_for_stats(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
         """Poll the stats until `predicate(stats)` holds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            stats = self.stats()
-            if predicate(stats):
-                return stats
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for collector stats; last {stats}")
-            time.sleep(0.1)
+        return poll(self.stats, predicate, timeout, lambda stats: f"collector stats; last {stats}")
 
     def wait_for(self, destination: str, predicate: Callable[[list[dict[str, Any]]], bool],
                  timeout: float = 15.0, **filters: Any) -> list[dict[str, Any]]:
         """Poll until `predicate(events)` holds; fails with what arrived when it never does."""
-        deadline = time.monotonic() + timeout
-        while True:
-            events = self.events(destination, **filters)
-            if predicate(events):
-                return events
-            if time.monotonic() > deadline:
-                names = [e["name"] for e in events]
-                raise AssertionError(f"timed out waiting at {destination}; received {names}")
-            time.sleep(0.1)
+        return poll(lambda: self.events(destination, **filters), predicate, timeout,
+                    lambda events: f"events at {destination}; received {[e['name'] for e in events]}")
 
     def wait_for_names(self, destination: str, names: list[str], timeout: float = 15.0,
                        **filters: Any) -> list[dict[str, Any]]:
@@ -100,14 +101,8 @@ class StorePage:
 
     def wait_status(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
         """Ask the tracker's status until `predicate(status)` holds (each answer comes from the worker)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status()
-            if predicate(status):
-                return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for the tracker's status; last {status}")
-            self.page.wait_for_timeout(50)
+        return poll(self.status, predicate, timeout, lambda status: f"the tracker's status; last {status}",
+                    lambda: self.page.wait_for_timeout(50))
 
     def identity(self) -> dict[str, str]:
         raw = self.page.evaluate("localStorage.getItem('glood_tracker:identity')")
