@@ -149,3 +149,30 @@ def test_removing_a_cart_line_is_tracked(store: StorePage, collector: Collector)
     assert removed["event"]["data"]["cartLine"]["merchandise"] == {"id": variant, "product": {"id": product}}
     assert removed["body"]["page_type"] == "cart"
     collector.wait_for_names("genlook", ["cart_page:cart_remove"], client_id=client_id)
+
+
+def test_bad_calls_before_boot_are_refused_one_by_one(page: Page, store: StorePage, collector: Collector,
+                                                     console_errors: list[str]) -> None:
+    """A circular object, a throwing getter, 40-deep data and a lone surrogate pushed before Python is up are
+    each refused and counted; the good calls around them are delivered and the tracker boots."""
+    page.add_init_script("""
+        document.addEventListener('DOMContentLoaded', () => {
+            const t = window.gloodTracker, cyclic = {}, getter = {};
+            cyclic.self = cyclic;
+            Object.defineProperty(getter, 'x', {enumerable: true, get() { throw new Error('nope'); }});
+            let deep = {};
+            for (let i = 0; i < 40; i++) deep = {d: deep};
+            window.early = [t.track('search_submitted', {searchResult: {query: 'before'}}),
+                            t.track('checkout_started', cyclic), t.track('checkout_started', getter),
+                            t.track('checkout_started', deep), t.track('checkout_started', {q: '\\ud800'}),
+                            t.track('search_submitted', {searchResult: {query: 'after'}})];
+        });
+    """)
+    store.open("/")
+    early = page.evaluate("window.early")
+    assert early[1] is None and early[2] is None and all(early[i] for i in (0, 3, 4, 5))
+    events = collector.wait_for("glood", lambda ev: {early[0], early[5]} <= {e["event_id"] for e in ev},
+                                client_id=store.client_id)
+    assert not {early[3], early[4]} & {e["event_id"] for e in events}
+    assert store.status()["stats"]["rejected"] == 4
+    assert len([m for m in console_errors if "rejected" in m]) == 4, console_errors

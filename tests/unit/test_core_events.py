@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import re
@@ -318,3 +319,20 @@ def test_event_json_data_survives_round_trip():
     data = {"a": [1, 2.5, None, True, "\u00e9"], "b": {"c": {}}}
     event = make_pipeline().make_event("page_viewed", data, page=PAGE)
     assert json.loads(json.dumps(event.data)) == data == event.data
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"q": "\ud800"}, "lone surrogate"),
+    ({"\udfff": 1}, "lone surrogate"),
+    (functools.reduce(lambda inner, _: {"d": inner}, range(40), {}), "nested more than 32"),
+])
+def test_data_that_no_collector_would_take_is_refused(data, message):
+    """Lone surrogates and nesting past 32 levels are a TrackError, as the collectors would refuse them."""
+    with pytest.raises(TrackError, match=message):
+        check_json_object(data, "data")
+
+
+def test_nesting_up_to_the_limit_is_accepted():
+    """32 levels of nesting are fine."""
+    data = functools.reduce(lambda inner, _: {"d": inner}, range(31), {"x": 1})
+    assert check_json_object(data, "data") == data

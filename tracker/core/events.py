@@ -20,6 +20,7 @@ __all__ = [
     "event_type",
     "iso_timestamp",
     "check_json_object",
+    "MAX_DEPTH",
 ]
 
 #: Shopify-style standard storefront events (Glood `event.type` "standard").
@@ -84,17 +85,46 @@ def iso_timestamp(epoch_ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
+#: Deepest nesting accepted in event data (the collectors refuse bodies nested deeper than 64 levels).
+MAX_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of plain JSON data, without recursion (a burst of deep data must not overflow)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def check_json_object(value: Any, what: str) -> dict[str, Any]:
-    """Return `value` as a JSON-safe plain dict, or raise TrackError saying why not."""
+    """Return `value` as a JSON-safe plain dict, or raise TrackError saying why not (not an object, not
+    JSON, not UTF-8 — a lone surrogate —, or nested deeper than MAX_DEPTH)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise TrackError(f"{what} must be an object, not {type(value).__name__}")
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TrackError(f"{what} holds text that is not valid Unicode (a lone surrogate)") from None
     except (TypeError, ValueError, RecursionError) as exc:
         raise TrackError(f"{what} is not JSON-serialisable: {exc}") from None
-    return json.loads(text)
+    plain = json.loads(text)
+    if _depth(plain) > MAX_DEPTH:
+        raise TrackError(f"{what} is nested more than {MAX_DEPTH} levels deep")
+    return plain  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
