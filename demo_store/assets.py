@@ -233,12 +233,13 @@ class TrackerBundle:
                 self._signature = signature
             return self._archive
 
-    def runtime(self) -> dict[str, str]:
-        """What the sensor's `data-runtime` names: its second half, the worker, Pyodide and the tracker archive."""
+    def runtime(self, require_consent: bool = False) -> dict[str, Any]:
+        """What the sensor's `data-runtime` names: its second half, the worker, Pyodide, the tracker archive,
+        and (`rc`) whether the config asks for consent first (what the sensor stores before the worker says)."""
         index = self.vendor.url("pyodide", "")
         return {"relay": f"{TRACKER_PREFIX}/relay.js", "worker": f"{TRACKER_PREFIX}/worker.mjs",
                 "pyodide": index + "pyodide.mjs", "index": index, "archive": self.archive().url,
-                "version": tracker_version(self.tracker_dir)}
+                "version": tracker_version(self.tracker_dir), "rc": require_consent}
 
     def sensor(self) -> str:
         """The sensor's source, minified with the pinned terser when it is installed (the page inlines it)."""

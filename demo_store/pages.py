@@ -18,7 +18,7 @@ from .api import Rejection, json_error
 from .assets import TrackerBundle
 from .cart import Cart, cart_token, load_cart, remember_cart
 from .catalog import Collection, Product, format_money, format_price
-from .recommend import Section, SectionProduct, recommend
+from .recommend import SECTION_TYPES, Section, SectionProduct, recommend
 from .settings import AppState, Settings, app_state
 from .store_db import DESTINATIONS
 
@@ -29,6 +29,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 #: Stable element ids of the sections, for tests and for store.js.
 SECTION_ELEMENT_IDS = {"trending": "section-trending", "similar_products": "section-similar",
                        "bought_together": "section-fbt", "you_may_also_like": "section-below"}
+#: The section store.js fetches into a product page's `#fbt-slot` (by id, from the sections API).
+FBT_SECTION_ID = next(i for i, kind in SECTION_TYPES.items() if kind == "bought_together")
 JSON_PREFIXES = ("/api/", "/apps/", "/_collector/", "/static/", "/cart/add.js")
 
 
@@ -67,9 +69,10 @@ def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None) -> st
     sensor = bundle.sensor()
     if "</script" in sensor.lower():
         raise ValueError("the sensor's text cannot be inlined: it contains </script")
-    runtime = json.dumps(bundle.runtime(), separators=(",", ":"))
+    config = settings.tracker_config()
+    runtime = json.dumps(bundle.runtime(config.get("require_consent") is True), separators=(",", ":"))
     return "\n".join([
-        json_script("glood-tracker-config", settings.tracker_config()),
+        json_script("glood-tracker-config", config),
         f'<script data-runtime="{esc(runtime)}">{sensor}</script>',
     ])
 
@@ -190,7 +193,8 @@ async def product(request: Request) -> Response:
         price=esc(format_money(found.price_cents)), description=esc(found.description), color=esc(found.color),
         collection_url=esc(home_collection.url), collection_title=esc(home_collection.title),
         variant_picker=_variant_picker(found), similar=sections["similar_products"],
-        fbt_element_id=SECTION_ELEMENT_IDS["bought_together"], below=sections["you_may_also_like"])
+        fbt_element_id=SECTION_ELEMENT_IDS["bought_together"], fbt_section_id=esc(FBT_SECTION_ID),
+        shop=esc(state.settings.shop_domain), below=sections["you_may_also_like"])
     context = {"page_type": "product",
                "product": {"id": found.id, "variant_id": found.default_variant.id, "title": found.title,
                            "price": format_price(found.price_cents), "handle": found.handle},

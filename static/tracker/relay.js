@@ -63,8 +63,24 @@ export default (k) => {
     const c = a != null ? (a ? "granted" : "denied") : k.shopify();
     if (c && c !== "pending") k.fact("call", { m: "consent", a: [c === "granted"] });
   };
-  k.on.push([D, "visitorConsentCollected", consent]);
-  D.addEventListener("visitorConsentCollected", consent, true);
+  // Single-page navigation: every History/Navigation API change of URL is a fact (one now, for changes made
+  // before the page loaded); the worker decides which are new page views (not a hash, not the same URL).
+  const url = () => k.stopped || k.fact("url", { url: location.href, title: D.title, pd: k.text("glood-page") });
+  for (const m of ["pushState", "replaceState"]) {
+    const original = history[m];
+    history[m] = function (...args) {
+      const result = original.apply(this, args);
+      url();
+      return result;
+    };
+  }
+  const added = [[D, "visitorConsentCollected", consent], [W, "popstate", url]];
+  if (W.navigation) added.push([W.navigation, "navigatesuccess", url]);
+  for (const [target, type, fn] of added) {
+    k.on.push([target, type, fn]);
+    target.addEventListener(type, fn, true);
+  }
+  url();
   k.status = (s) => {
     if (s) s.stats.rejected = (s.stats.rejected || 0) + k.rejected;
     return s;

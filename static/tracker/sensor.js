@@ -44,6 +44,8 @@
   const mo = new MutationObserver(rs => {
     for (const r of rs) r.type == "attributes" ? keys.has(r.target) && (forget(keys.get(r.target), r.target), add(r.target)) : r.addedNodes.forEach(scan);
     for (const [i, el] of els) el.isConnected || forget(i, el);
+    const pd = text("glood-page");
+    pd != k.pd && fact("pd", {pd: k.pd = pd});
   });
 
   // Shopper actions: clicks (also middle and modifier clicks) on recommended products, cart forms.
@@ -63,12 +65,8 @@
     const c = W.Shopify && W.Shopify.customerPrivacy;
     if (c) try { return c.analyticsProcessingAllowed() ? "granted" : (c.currentVisitorConsent() || {}).analytics == "no" ? "denied" : "pending" } catch (e) { return "pending" }
   };
-  const allowed = () => {
-    if (k.hold) return k.hold.c == "granted";
-    let c = {};
-    try { c = Object.assign(JSON.parse(text("glood-tracker-config") || "{}"), W.gloodTrackerConfig) } catch (e) {}
-    return (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : c.require_consent ? "pending" : "granted")) == "granted";
-  };
+  const allowed = () => k.hold ? k.hold.c == "granted"
+    : (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : ((W.gloodTrackerConfig || {}).require_consent ?? rt.rc) ? "pending" : "granted")) == "granted";
 
   // Leaving (hidden or pagehide): send the bodies the worker left ready, keep unjudged facts for the next page.
   k.send = b => b.h ? (fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"}).catch(e => 0), 0)
@@ -111,17 +109,14 @@
   const api = W.gloodTracker = W.gloodTracker || {}, stub = api.q || [];
   const ask = m => k.stopped ? Promise.resolve(m == "flush" || m == "pending" ? 0 : null)
     : new Promise(r => { k.waits[++k.asks] = r; k.sendFacts(); k.toWorker({t: "ask", n: k.asks, m}) });
+  // Data as plain JSON, or the reason it is not (cycles, functions, BigInt, throwing getters).
+  const plain = x => {
+    try { return JSON.parse(JSON.stringify(x, (key, v) => { if (typeof v == "function") throw TypeError(key + " is a function"); return v })) } catch (e) { return e }
+  };
   const track = (t, name, data, custom) => {
-    let a;
-    try {
-      a = JSON.parse(JSON.stringify([name, data == null ? null : data, custom == null ? null : custom], (key, v) => {
-        if (typeof v == "function") throw TypeError(key + " is a function");
-        return v;
-      }));
-    } catch (e) { a = e }
-    if (k.stopped || typeof name != "string" || !Array.isArray(a)) {
-      k.stopped || (k.rejected++, console.error("[glood-tracker] track(" + String(name).slice(0, 80) + ") rejected: "
-        + (Array.isArray(a) ? "the name must be a string" : "data is not JSON (" + a + ")")));
+    const a = plain([name, data ?? null, custom ?? null]);
+    if (k.stopped || typeof name != "string" || a instanceof Error) {
+      k.stopped || (k.rejected++, console.error("[glood-tracker] track(" + String(name).slice(0, 80) + ") rejected: " + (a instanceof Error ? a : "no name")));
       return null;
     }
     if (k.given === false || k.hold && k.hold.c == "denied") return null; // consent denied: nothing is made
@@ -131,6 +126,7 @@
   };
   api.track = (n, d, c) => track(0, n, d, c);
   api.setConsent = v => { k.given = !!v; fact("call", {m: "consent", a: [k.given]}) };
+  api.page = d => (d = plain(d)) instanceof Error ? console.error("[glood-tracker] page() rejected: " + d) : fact("pd", {pd: JSON.stringify(d)});
   ["flush", "pending", "status", "stop"].forEach(m => api[m] = () => ask(m).then(v => k[m] ? k[m](v) : v));
   api.ready = false;
   api.version = rt.version;
@@ -140,7 +136,7 @@
 
   k.on.forEach(([o, e, f]) => o.addEventListener(e, f, true));
   lock();
-  const watch = () => { scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
+  const watch = () => { k.pd = text("glood-page"); scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
   D.readyState == "loading" ? D.addEventListener("DOMContentLoaded", watch) : watch();
   D.prerendering && D.addEventListener("prerenderingchange", () => { k.t0 = P.timeOrigin + P.now(); els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
   D.readyState == "complete" ? idle() : W.addEventListener("load", idle);

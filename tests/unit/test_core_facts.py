@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tracker.core.facts import Emit, FactError, PageBoot, PageJudge, section_from_dataset, stable_id, visible_share
+from tracker.core.facts import (PAGE_DATA_GRACE_MS, Emit, FactError, PageBoot, PageJudge, is_new_pageview,
+                                 section_from_dataset, stable_id, visible_share)
 
 T0 = 1_776_000_000_000.0
 PRODUCT_PAGE = '{"page_type": "product", "product": {"id": "11", "variant_id": "12"}}'
@@ -194,3 +195,61 @@ def test_section_from_dataset_ignores_what_is_not_a_product():
     """Products without an id are left out; empty attributes are null."""
     track = section_from_dataset({"gloodSection": "1", "gloodServeId": ""}, [["", "x"], "bad", ["5"]])
     assert track.section_serve_id is None and [p.product_id for p in track.products] == ["5"]
+
+
+@pytest.mark.parametrize("current, new, expected", [
+    ("https://s.example/a", "https://s.example/b", True),
+    ("https://s.example/a", "https://s.example/a?page=2", True),
+    ("https://s.example/a", "https://s.example/a#reviews", False),
+    ("https://s.example/a#x", "https://s.example/a#y", False),
+    ("https://s.example/a", "https://s.example/a", False),
+])
+def test_what_counts_as_a_new_pageview(current, new, expected):
+    """A new path or query is a new page view; a hash-only or same-URL change is not."""
+    assert is_new_pageview(current, new) is expected
+
+
+def test_client_side_navigation_is_a_new_pageview_with_the_apps_page_data():
+    """A URL fact starts a pageview whose page events wait for the app's page data, then carry the new route's
+    URL, type and referrer; sections removed with the old route are gone, new ones render under the new view."""
+    f = Facts()
+    judge = PageJudge(boot())
+    judge.start()
+    judge_all(judge, [section(f, 0)])
+    first_pv = judge.pageview_id
+    emits = judge_all(judge, [f(100, "gone", i=1), f(5000, "url", url="https://shop.example/collections/all#top",
+                                                      title="All", pd=PRODUCT_PAGE)])
+    assert emits == [] and judge.pageview_id != first_pv
+    emits = judge_all(judge, [f(5100, "pd", pd='{"page_type": "collection", "collection": {"id": "7"}}'),
+                              section(f, 5200, key=2, gloodSection="2")])
+    assert names(emits) == ["page_viewed", "collection_viewed", "glood:section:render"]
+    page_viewed = emits[0]
+    assert page_viewed.timestamp_ms == int(T0 + 5000) and page_viewed.id == stable_id(judge.pageview_id, "page_viewed")
+    assert page_viewed.data["url"] == "https://shop.example/collections/all#top"
+    assert page_viewed.data["referrer"] == "https://shop.example/products/x" and judge.page.page_type == "collection"
+    assert judge_all(judge, [f(5300, "url", url="https://shop.example/collections/all#reviews")]) == []
+
+
+def test_navigation_without_new_page_data_goes_after_the_grace_period():
+    """With no page data from the app, the page events go PAGE_DATA_GRACE_MS after the navigation, stamped
+    with the navigation's time."""
+    f = Facts()
+    judge = PageJudge(boot())
+    judge.start()
+    judge_all(judge, [f(1000, "url", url="https://shop.example/pages/about")])
+    assert judge.next_deadline() == T0 + 1000 + PAGE_DATA_GRACE_MS
+    assert judge.due(T0 + 1000 + PAGE_DATA_GRACE_MS - 1) == []
+    emits = judge.due(T0 + 1000 + PAGE_DATA_GRACE_MS)
+    assert names(emits) == ["page_viewed", "product_viewed"] and emits[0].timestamp_ms == int(T0 + 1000)
+
+
+def test_a_pending_navigation_survives_a_snapshot():
+    """A navigation judged on one page and restored from its snapshot elsewhere emits the same page events."""
+    f = Facts()
+    live = PageJudge(boot())
+    live.start()
+    judge_all(live, [f(1000, "url", url="https://shop.example/cart", pd='{"page_type": "cart"}')])
+    later = PageJudge.restore(boot(), live.snapshot(), ratio=0.5, duration_ms=1000)
+    expected = [(e.name, e.id, e.timestamp_ms, e.data.get("url")) for e in live.due(T0 + 2000)]
+    assert [(e.name, e.id, e.timestamp_ms, e.data.get("url")) for e in later.due(T0 + 2000)] == expected
+    assert expected[0][3] == "https://shop.example/cart"

@@ -18,12 +18,20 @@ from .events import PAGE_TYPES, PageContext, ProductRef, SectionTrack
 from .viewability import Viewability
 
 __all__ = ["PageBoot", "PageData", "Emit", "PageJudge", "visible_share", "section_from_dataset", "stable_id",
-           "FactError", "PAGE_EVENTS"]
+           "FactError", "PAGE_EVENTS", "is_new_pageview", "PAGE_DATA_GRACE_MS"]
 
 #: The follow-up standard event of a page type, and the page context key its data comes from.
 PAGE_EVENTS = {"product": ("product_viewed", "product"), "collection": ("collection_viewed", "collection"),
                "cart": ("cart_viewed", "cart")}
 _NAMESPACE = uuid.UUID("5f0c8f43-6a7e-4d1e-9a55-8f1f4b1c2d3e")
+#: After a client-side navigation the page events wait this long for the app's new page data (a replaced
+#: `#glood-page` tag or `gloodTracker.page(...)`), then go with what is known.
+PAGE_DATA_GRACE_MS = 500
+
+
+def is_new_pageview(current_url: str, new_url: str) -> bool:
+    """A client-side URL change is a new page view unless only the fragment changed (or nothing did)."""
+    return new_url.split("#", 1)[0] != current_url.split("#", 1)[0]
 
 
 class FactError(ValueError):
@@ -146,6 +154,8 @@ class PageJudge:
     pageview_id: str = ""
     started: bool = False
     problems: list[str] = field(default_factory=list)
+    #: Set by a client-side navigation: when its page events started waiting for the app's page data.
+    pending_since: float | None = None
 
     def __post_init__(self) -> None:
         self.pageview_id = self.pageview_id or self.boot.pageview_id
@@ -201,8 +211,12 @@ class PageJudge:
         return out
 
     def due(self, now_ms: float) -> list[Emit]:
-        """Views that met the rule by `now_ms`, stamped with the moment they did."""
+        """Page events that waited long enough for page data, and views that met the rule by `now_ms`,
+        stamped with the moment they did."""
         out = []
+        if self.pending_since is not None and now_ms >= self.pending_since + PAGE_DATA_GRACE_MS:
+            self.pending_since = None
+            out += self.start()
         for key in self.viewability.due(now_ms):
             section = self.sections.get(key)
             moment = self.viewability.met_at(key)
@@ -212,7 +226,10 @@ class PageJudge:
         return out
 
     def next_deadline(self) -> float | None:
-        return self.viewability.next_deadline()
+        deadlines = [d for d in (self.viewability.next_deadline(),
+                                 None if self.pending_since is None else self.pending_since + PAGE_DATA_GRACE_MS)
+                     if d is not None]
+        return min(deadlines) if deadlines else None
 
     def _section_fact(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
         key = _key(fact)
@@ -278,11 +295,52 @@ class PageJudge:
         pageview_id = fact.get("pv")
         if not isinstance(pageview_id, str) or not pageview_id:
             raise FactError("show fact needs pv")
-        self.pageview_id = pageview_id
+        return self._new_pageview(pageview_id, ts)
+
+    def _url(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        """A client-side URL change (History or Navigation API): a new pageview unless only the hash changed.
+        Its page events wait up to PAGE_DATA_GRACE_MS for the app's page data."""
+        url = fact.get("url")
+        if not isinstance(url, str):
+            raise FactError("url fact needs url")
+        if not is_new_pageview(self.boot.url, url):
+            return []
+        title = fact.get("title")
+        self.boot = PageBoot(**{**self.boot.__dict__, "url": url, "referrer": self.boot.url,
+                                "title": title if isinstance(title, str) else ""})
+        page_json = fact.get("pd")
+        if isinstance(page_json, str):
+            self._take_page_data(page_json)
+        out = self._new_pageview(stable_id(self.pageview_id, f"{seq}/pageview"), ts, wait=True)
+        return out
+
+    def _page_data(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        """The app's page data changed (a new `#glood-page` or `gloodTracker.page(...)`): later events use it;
+        page events waiting after a navigation go now."""
+        page_json = fact.get("pd")
+        if page_json is not None and not isinstance(page_json, str):
+            raise FactError("pd fact needs pd text")
+        self._take_page_data(page_json)
+        if self.pending_since is None:
+            return []
+        self.pending_since = None
+        return self.start()
+
+    def _take_page_data(self, page_json: str | None) -> None:
+        self.data, problem = PageData.parse(page_json)
+        if problem:
+            self.problems.append(problem)
         self.page = self._context()
+
+    def _new_pageview(self, pageview_id: str, ts: float, *, wait: bool = False) -> list[Emit]:
+        """A new page view of the same document: new ids, page events (now, or once page data came), the
+        sections still there rendered again and their views re-armed."""
+        self.pageview_id = pageview_id
         self.boot = PageBoot(**{**self.boot.__dict__, "t0": ts, "pageview_id": pageview_id})
+        self.page = self._context()
         self.started = False
-        out = self.start()
+        self.pending_since = ts if wait else None
+        out = [] if wait else self.start()
         self.viewability = Viewability(self.ratio, self.duration_ms, self.viewability.page_visible)
         for key, section in self.sections.items():
             out.append(self._emit("glood:section:render", {}, {"track": section.track.to_json()}, ts, f"{key}/render"))
@@ -292,7 +350,9 @@ class PageJudge:
 
     def snapshot(self) -> dict[str, Any]:
         """The judge's state as JSON, for the sensor to keep with unjudged facts (docs/design.md §6)."""
-        return {"pv": self.pageview_id, "started": self.started,
+        return {"pv": self.pageview_id, "started": self.started, "pending": self.pending_since, "t0": self.boot.t0,
+                "url": self.boot.url, "ref": self.boot.referrer, "title": self.boot.title,
+                "pd": json.dumps(self.data.raw),
                 "sections": [[k, _track_json(s.track)] for k, s in self.sections.items()],
                 "view": self.viewability.snapshot()}
 
@@ -305,8 +365,18 @@ class PageJudge:
         pageview_id = state.get("pv")
         if isinstance(pageview_id, str) and pageview_id:
             judge.pageview_id = pageview_id
-            judge.page = judge._context()
+        # Where the page was when the state was taken (a client-side navigation may have moved it).
+        moved = {field: state[key] for key, field, kind in (("t0", "t0", (int, float)), ("url", "url", str),
+                                                          ("ref", "referrer", str), ("title", "title", str))
+                 if isinstance(state.get(key), kind) and not isinstance(state.get(key), bool)}
+        judge.boot = PageBoot(**{**boot.__dict__, **moved, "pageview_id": judge.pageview_id})
+        if isinstance(state.get("pd"), str):
+            judge.data, _ = PageData.parse(state["pd"])
+        judge.page = judge._context()
         judge.started = state.get("started") is True
+        pending = state.get("pending")
+        judge.pending_since = float(pending) if isinstance(pending, (int, float)) and not isinstance(pending, bool) \
+            else None
         for item in state.get("sections") or []:
             try:
                 key, raw = item
@@ -320,7 +390,7 @@ class PageJudge:
 _HANDLERS = {
     "sec": PageJudge._section_fact, "gone": PageJudge._gone, "io": PageJudge._intersection,
     "vis": PageJudge._visibility, "click": PageJudge._click, "add": PageJudge._cart_add,
-    "chg": PageJudge._cart_change, "show": PageJudge._restored,
+    "chg": PageJudge._cart_change, "show": PageJudge._restored, "url": PageJudge._url, "pd": PageJudge._page_data,
 }
 
 
