@@ -26,7 +26,7 @@ def test_page_events_reach_both_destinations_in_their_formats(store: StorePage, 
     context = next(e for e in genlook if e["name"] == "product_page:product_view")["context"]
     assert context["$session_id"] == body["session_id"]
     assert context["genlook_client_id"] == client_id
-    assert context["genlook_product_id"] == body["event"]["data"]["product"]["id"]
+    assert context["genlook_product_id"] == "gid://shopify/Product/" + body["event"]["data"]["product"]["id"]
 
 
 def test_calls_before_boot_are_replayed_in_order_with_original_times(page: Page, store: StorePage,

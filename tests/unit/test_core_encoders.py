@@ -61,15 +61,18 @@ def test_glood_body_customer_id_only_when_known():
 
 
 def test_genlook_item_fields_and_snake_cased_track():
-    """genlook_item has the Genlook name, timestamp, $insert_id = event.id and flattened track properties."""
+    """genlook_item has the Genlook name, timestamp, $insert_id = event.id and flattened snake_case track
+    properties with Shopify global ids; the one product acted on is also at the top level."""
+    product = {"product_id": "gid://shopify/Product/15441118953846",
+               "variant_id": "gid://shopify/ProductVariant/56640794886518", "quantity": 1}
     assert genlook_item(EVENT) == {
         "event": "section:add_to_cart",
         "properties": {
             "glood_event": "glood:section:add_to_cart", "page_type": "product",
             "section_id": "221939", "section_serve_id": "2ec3ae42-40f4-44ec-9aa8-dd907474b51c",
             "request_id": "1776322091-05bd288e", "recommendation_type": "similar_products",
-            "section_page": "46334", "parent_product_id": "15441118822774", "parent_variant_id": None,
-            "products": [{"product_id": "15441118953846", "variant_id": "56640794886518", "quantity": 1}],
+            "section_page": "46334", "parent_product_id": "gid://shopify/Product/15441118822774",
+            "products": [product], **product,
         },
         "timestamp": "2026-04-16T10:29:58.123Z",
         "$insert_id": "evt-1",
@@ -77,13 +80,33 @@ def test_genlook_item_fields_and_snake_cased_track():
 
 
 def test_genlook_item_standard_event_merges_data():
-    """A standard event's data becomes properties next to glood_event and page_type."""
-    event = Event("e2", "product_added_to_cart", 5, PAGE, {"cartLine": {"quantity": 2}})
+    """A cart event's Shopify cartLine becomes top-level product_id, variant_id (global ids) and quantity."""
+    event = Event("e2", "product_added_to_cart", 5, PAGE,
+                  {"cartLine": {"merchandise": {"id": "56", "product": {"id": "15"}}, "quantity": 2}})
     item = genlook_item(event)
     assert item["event"] == "product_page:cart_add"
     assert item["$insert_id"] == "e2"
     assert item["properties"] == {"glood_event": "product_added_to_cart", "page_type": "product",
-                                  "cartLine": {"quantity": 2}}
+                                  "product_id": "gid://shopify/Product/15",
+                                  "variant_id": "gid://shopify/ProductVariant/56", "quantity": 2}
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("product_viewed", {"product": {"id": "15", "variant_id": "56", "title": "Shirt", "compareAtPrice": "9"}},
+     {"product_id": "gid://shopify/Product/15", "variant_id": "gid://shopify/ProductVariant/56", "title": "Shirt",
+      "compare_at_price": "9"}),
+    ("collection_viewed", {"collection": {"id": "7", "handle": "all", "title": "All"}},
+     {"collection_id": "gid://shopify/Collection/7", "collection_handle": "all", "collection_title": "All"}),
+    ("cart_viewed", {"cart": {"token": "t", "itemCount": 2, "lines": [{}, {}]}},
+     {"cart_token": "t", "cart_item_count": 2, "line_count": 2}),
+    ("search_submitted", {"searchResult": {"query": "red", "productVariants": []}},
+     {"search_result": {"query": "red", "product_variants": []}}),
+    ("product_viewed", {"product": {"id": "gid://shopify/Product/15"}}, {"product_id": "gid://shopify/Product/15"}),
+])
+def test_genlook_properties_follow_genlook_conventions(name, data, expected):
+    """One mapping table: product and cart payloads give global ids at the top level; other keys snake_case."""
+    properties = genlook_item(Event("e", name, 0, PAGE, data))["properties"]
+    assert properties == {"glood_event": name, "page_type": "product", **expected}
 
 
 def test_genlook_item_ignores_non_dict_track_and_bad_products():
@@ -92,7 +115,8 @@ def test_genlook_item_ignores_non_dict_track_and_bad_products():
         {"glood_event": "glood:section:view", "page_type": "product"}
     item = genlook_item(Event("e", "glood:section:view", 0, PAGE, {},
                               {"track": {"products": [{"productId": "1"}, "junk", 3]}}))
-    assert item["properties"]["products"] == [{"product_id": "1", "variant_id": None, "quantity": 1}]
+    assert item["properties"]["products"] == [{"product_id": "gid://shopify/Product/1", "variant_id": None,
+                                               "quantity": 1}]
 
 
 def test_genlook_context_full():
@@ -105,8 +129,8 @@ def test_genlook_context_full():
         "$viewport_width": 1280, "$viewport_height": 720,
         "$user_agent": "Mozilla/5.0 Test",
         "genlook_client_id": "client-1",
-        "genlook_product_id": "15441118822774",
-        "genlook_variant_id": "56640794886518",
+        "genlook_product_id": "gid://shopify/Product/15441118822774",
+        "genlook_variant_id": "gid://shopify/ProductVariant/56640794886518",
         "genlook_lib_version": LIB_VERSION,
     }
 

@@ -147,8 +147,8 @@ def test_genlook_body_fields():
     assert body["context"] == {
         "$current_url": PAGE_A.url, "$host": SHOP, "$session_id": "visit-1", "$pageview_id": "pv-a",
         "$viewport_width": 1280, "$viewport_height": 720, "$user_agent": "UA/1",
-        "genlook_client_id": pipeline.identity.client_id, "genlook_product_id": "15441118822774",
-        "genlook_variant_id": "56640794886518", "genlook_lib_version": LIB_VERSION}
+        "genlook_client_id": pipeline.identity.client_id, "genlook_product_id": "gid://shopify/Product/15441118822774",
+        "genlook_variant_id": "gid://shopify/ProductVariant/56640794886518", "genlook_lib_version": LIB_VERSION}
     assert [s.url for s in pipeline.transport.sent if "genlook" in s.url] == [GENLOOK_URL]
 
 
