@@ -10,7 +10,7 @@ from .app import Settings, create_app
 from .serving import HEADER_TIMEOUT, server_config
 from .settings import GENLOOK_EVENTS_PATH
 
-__all__ = ["parse_args", "main"]
+__all__ = ["parse_args", "settings_from_args", "main"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,8 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='Glood API base the tracker delivers to ("" = this store, the default)')
     parser.add_argument("--genlook-url", default=GENLOOK_EVENTS_PATH,
                         help="Genlook endpoint the tracker delivers to (default: %(default)s)")
-    parser.add_argument("--glood-token", default=None,
-                        help="require and send this bearer token for Glood events (default: none)")
+    parser.add_argument("--glood-public-token", default=None, metavar="TOKEN",
+                        help="a public token (rendered into every page): Glood's init then requires it as a bearer "
+                             "token and Glood events require the visit token init issued (default: none, no tokens)")
+    parser.add_argument("--analytics-disabled", action="store_true",
+                        help="init answers config.analytics_enabled = false: the tracker sends nothing")
     parser.add_argument("--consent-banner", action="store_true",
                         help="ask visitors for analytics consent first (a Shopify Customer Privacy API stand-in)")
     parser.add_argument("--shop-domain", default="demo-store.myshopify.com", help="shop domain (default: %(default)s)")
@@ -36,11 +39,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The store's Settings from the command line."""
+    return Settings(db_path=args.db, shop_domain=args.shop_domain, glood_url=args.glood_url,
+                    genlook_url=args.genlook_url, glood_public_token=args.glood_public_token or None,
+                    analytics_enabled=not args.analytics_disabled, consent_banner=args.consent_banner,
+                    allowed_hosts=tuple(args.allowed_host))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = Settings(db_path=args.db, shop_domain=args.shop_domain, glood_url=args.glood_url,
-                        genlook_url=args.genlook_url, glood_token=args.glood_token or None,
-                        consent_banner=args.consent_banner, allowed_hosts=tuple(args.allowed_host))
+    settings = settings_from_args(args)
     url = f"http://{args.host}:{args.port}"
     print(f"Demo store on {url}/  (received events: {url}/_collector)", flush=True)
     uvicorn.Server(server_config(create_app(settings), args.host, args.port,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import logging
 import math
@@ -22,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from .schemas import Schema, json_path
 from .settings import AppState, app_state
 
-__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "EXPOSED_HEADERS", "JSON_TYPES", "Rejection", "Payload", "Handler",
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "EXPOSED_HEADERS", "JSON_TYPES", "Rejection", "Payload", "Handler", "Authorizer",
            "Endpoint", "json_error", "cors_headers", "content_type", "whole_number", "same_origin_problem",
            "same_origin_only", "read_body", "parse_json", "read_json", "json_api_route"]
 
@@ -59,6 +58,8 @@ class Payload:
 
 
 Handler = Callable[[Request, AppState, Payload], Any]
+#: Checks a request's headers before its body is read; raises Rejection.
+Authorizer = Callable[[Request, AppState], None]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -282,21 +283,16 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES, types: tuple[
     return parse_json(await read_body(request, limit))
 
 
-def _check_bearer(request: Request, token: str) -> None:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise Rejection(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
-
-
 def json_api_route(path: str, schema: Schema, handle: Handler, *, destination: str | None = None,
-                   fault_endpoint: str | None = None, authenticated: bool = False) -> Route:
-    """A CORS-enabled `POST` JSON endpoint: checks method, token, type, size, JSON and schema, then `handle`s.
+                   fault_endpoint: str | None = None, authorize: Authorizer | None = None) -> Route:
+    """A CORS-enabled `POST` JSON endpoint: checks method, headers, type, size, JSON and schema, then `handle`s.
 
     `handle` returns the JSON answer or raises Rejection. Every rejection of a collector
     (`destination` set) is counted in the stats with its status. A collector endpoint with a
     `fault_endpoint` name first answers the failures armed for (destination, fault_endpoint), before
-    any other check (preflights are never failed). `authenticated` endpoints require the settings'
-    `glood_token`, when one is set. Every answer but the preflight exposes Retry-After to scripts.
+    any other check (preflights are never failed). `authorize` checks the request's headers (shop,
+    tokens) before its body is read, raising Rejection (it may leave what it found on `request.state`).
+    Every answer but the preflight exposes Retry-After to scripts.
     Whatever goes wrong inside (a bug, the database) is a 500 in the same shape, with CORS, counted.
     """
 
@@ -310,8 +306,8 @@ def json_api_route(path: str, schema: Schema, handle: Handler, *, destination: s
                 await _injected_failure(request, state, destination, fault_endpoint)
             if request.method != "POST":
                 raise Rejection(405, f"method {request.method} not allowed; use POST", {"Allow": "POST, OPTIONS"})
-            if authenticated and state.settings.glood_token:
-                _check_bearer(request, state.settings.glood_token)
+            if authorize is not None:
+                authorize(request, state)
             payload = await read_json(request)
             message = schema.problem(payload.data)
             if message is not None:

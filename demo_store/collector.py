@@ -13,19 +13,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import visits
 from .api import Payload, Rejection, json_api_route, json_error, read_json, same_origin_only, whole_number
 from .schemas import COLLECTOR_FAULT, FAULT_ENDPOINTS, GENLOOK_EVENTS, GLOOD_EVENTS, GLOOD_INIT
-from .settings import GENLOOK_EVENTS_PATH, AppState, app_state
-from .store_db import DESTINATIONS, Fault, StoredEvent, Visit
+from .settings import GENLOOK_EVENTS_PATH, AppState, Settings, app_state
+from .store_db import DESTINATIONS, Fault, StoredEvent, Visit, token_digest
+from .visits import authorize_visit, check_visit, new_token, require_public_token, require_shop
 
-__all__ = ["GLOOD_INIT_PATH", "GLOOD_EVENTS_PATH", "GENLOOK_EVENTS_PATH", "COLLECTOR_PATHS", "VISIT_TTL_SECONDS",
-           "MAX_LIMIT", "EVENTS_MAX_BYTES", "EVENTS_MAX_BYTES_CEILING", "listing_json", "collector_routes"]
+__all__ = ["GLOOD_INIT_PATH", "GLOOD_EVENTS_PATH", "GENLOOK_EVENTS_PATH", "COLLECTOR_PATHS", "MONEY_FORMAT",
+           "CURRENCY", "MAX_LIMIT", "EVENTS_MAX_BYTES", "EVENTS_MAX_BYTES_CEILING", "shop_config", "listing_json",
+           "collector_routes"]
 
 GLOOD_INIT_PATH = "/api/storefront/v3/headless/init"
 GLOOD_EVENTS_PATH = "/api/storefront/v3/headless/events"
 #: The ingestion endpoints and the destination whose stats count their refusals.
 COLLECTOR_PATHS = {GLOOD_INIT_PATH: "glood", GLOOD_EVENTS_PATH: "glood", GENLOOK_EVENTS_PATH: "genlook"}
-VISIT_TTL_SECONDS = 1800
+#: The demo shop's money: Shopify's money format and the currency of its prices.
+MONEY_FORMAT = "${{amount}}"
+CURRENCY = "USD"
 MAX_LIMIT = 1000
 #: Default bound of one `events.json` answer, in bytes of JSON, and the most `max_bytes` may ask for.
 EVENTS_MAX_BYTES = 2 * 1024 * 1024
@@ -48,17 +53,39 @@ def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _glood_init(request: Request, state: AppState, payload: Payload) -> dict[str, Any]:
+def _init_authorize(request: Request, state: AppState) -> None:
+    """Init: `x-shop` must name this shop (400), then the public token, when the store has one (401)."""
+    require_shop(request, state)
+    require_public_token(request, state)
+
+
+def shop_config(settings: Settings) -> dict[str, Any]:
+    """Init's `config`: the shop's money format and currency, and what the shop has turned on."""
+    return {"shop": {"money_format": MONEY_FORMAT, "currency": CURRENCY}, "integrations_enabled": False,
+            "product_review_app": "", "analytics_enabled": settings.analytics_enabled, "skip_parent_product": False}
+
+
+def _glood_init(_request: Request, state: AppState, payload: Payload) -> dict[str, Any]:
+    """A new visit with its token (valid `visit_token_ttl` seconds); the request's user and client ids are kept,
+    missing ones assigned."""
     body = payload.data
-    visit = Visit(str(uuid.uuid4()), _shop_domain(request, body), body.get("client_id"), body.get("user_id"),
-                  body.get("channel"), body.get("page_url"))
+    token = new_token()
+    visit = Visit(visit_id=str(uuid.uuid4()), shop_domain=state.settings.shop_domain,
+                  client_id=_optional_str(body.get("client_id")) or str(uuid.uuid4()),
+                  user_id=_optional_str(body.get("user_id")) or str(uuid.uuid4()),
+                  customer_id=_optional_str(body.get("customer_id")), page_type=body.get("page_type"),
+                  page_url=body.get("page_url"), token_sha256=token_digest(token),
+                  expires_at=visits.now() + state.settings.visit_token_ttl)
     state.db.add_visit(visit)
-    return {"visit_id": visit.visit_id, "expires_in": VISIT_TTL_SECONDS}
+    return {"visit_id": visit.visit_id, "user_id": visit.user_id, "client_id": visit.client_id,
+            "customer_id": visit.customer_id,
+            "visitor": {"browsed_products": [], "cart_products": [], "purchased_products": []},
+            "config": shop_config(state.settings), "token": token}
 
 
 def _glood_events(request: Request, state: AppState, payload: Payload) -> dict[str, Any]:
     body = payload.data
-    _shop_domain(request, body)
+    check_visit(request, body["session_id"], _shop_domain(request, body))
     event = body["event"]
     state.db.store_events("glood", payload.raw, [StoredEvent(
         event_id=event["id"], name=event["name"], session_id=body["session_id"],
@@ -201,9 +228,10 @@ async def faults(request: Request) -> Response:
 
 def collector_routes() -> list[Route]:
     return [
-        json_api_route(GLOOD_INIT_PATH, GLOOD_INIT, _glood_init, destination="glood", fault_endpoint="init"),
+        json_api_route(GLOOD_INIT_PATH, GLOOD_INIT, _glood_init, destination="glood", fault_endpoint="init",
+                       authorize=_init_authorize),
         json_api_route(GLOOD_EVENTS_PATH, GLOOD_EVENTS, _glood_events, destination="glood", fault_endpoint="events",
-                       authenticated=True),
+                       authorize=authorize_visit),
         json_api_route(GENLOOK_EVENTS_PATH, GENLOOK_EVENTS, _genlook_events, destination="genlook",
                        fault_endpoint="events"),
         Route("/_collector/events.json", events_json),

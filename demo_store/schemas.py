@@ -10,8 +10,8 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-__all__ = ["GLOOD_EVENT_NAMES", "GENLOOK_NAME_PATTERN", "Schema", "GLOOD_EVENTS", "GLOOD_INIT", "GENLOOK_EVENTS",
-           "COLLECTOR_FAULT", "FAULT_ENDPOINTS", "PAGE_TYPES", "is_date_time", "json_path"]
+__all__ = ["GLOOD_EVENT_NAMES", "GENLOOK_NAME_PATTERN", "Schema", "GLOOD_EVENTS", "GLOOD_INIT", "GLOOD_SECTIONS",
+           "GENLOOK_EVENTS", "COLLECTOR_FAULT", "FAULT_ENDPOINTS", "PAGE_TYPES", "is_date_time", "json_path"]
 
 GLOOD_EVENT_NAMES: tuple[str, ...] = (
     "page_viewed", "product_viewed", "product_added_to_cart", "product_removed_from_cart", "cart_viewed",
@@ -64,15 +64,46 @@ _GLOOD_EVENTS: dict[str, Any] = {
     },
 }
 
-#: `HeadlessInitRequest`: shop_domain is required unless the `x-shop` header is set (checked apart).
+#: Init's request (shared/notes/glood-headless-flow.md §1): every field optional; the shop comes from the
+#: required `x-shop` header (checked apart). As in the events schema (OpenAPI objects allow more properties
+#: unless they say otherwise), fields the notes do not list are accepted and ignored.
 _GLOOD_INIT: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "shop_domain": _STRING,
+        "user_id": _STRING,
+        "client_id": _STRING,
+        "customer_id": _STRING,
+        "page_type": {"type": "string", "enum": list(PAGE_TYPES)},
+        "page_url": _STRING,
+    },
+}
+
+_INTEGERS = {"type": "array", "items": {"type": "integer"}}
+_STRINGS = {"type": "array", "items": _STRING}
+
+#: The sections request (notes §2): `page_url`, `page_type` and `locale` required, the rest optional; `x-shop`
+#: is checked apart; fields the notes do not list are accepted and ignored.
+_GLOOD_SECTIONS: dict[str, Any] = {
+    "type": "object",
+    "required": ["page_url", "page_type", "locale"],
+    "properties": {
+        "page_url": _STRING,
+        "page_type": {"type": "string", "enum": list(PAGE_TYPES)},
+        "locale": {"type": "string", "minLength": 1},
         "client_id": _STRING,
         "user_id": _STRING,
-        "channel": {"type": "string", "enum": list(CHANNELS)},
-        "page_url": _STRING,
+        "customer_id": _STRING,
+        "product_id": {"type": "integer"},
+        "cart_product_ids": _INTEGERS,
+        "market": _STRING,
+        "sections": _STRINGS,
+        "placed_sections": _STRINGS,
+        "preview": {"type": "boolean"},
+        "tags": _STRINGS,
+        "collection": _STRING,
+        "currency": _STRING,
+        "zipcode": _STRING,
+        "cart_value": {"type": "number"},
     },
 }
 
@@ -214,5 +245,6 @@ class Schema:
 
 GLOOD_EVENTS = Schema(_GLOOD_EVENTS)
 GLOOD_INIT = Schema(_GLOOD_INIT)
+GLOOD_SECTIONS = Schema(_GLOOD_SECTIONS)
 GENLOOK_EVENTS = Schema(_GENLOOK_EVENTS)
 COLLECTOR_FAULT = Schema(_COLLECTOR_FAULT)

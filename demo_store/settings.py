@@ -23,8 +23,11 @@ GENLOOK_EVENTS_PATH = "/apps/proxy_genlook-x/public/tracking/events"
 class Settings:
     """How one demo store runs: its database, its shop, and where its tracker delivers.
 
-    `glood_url` is the Glood API base ("" = this origin); `glood_token`, when set, is required as
-    `Authorization: Bearer <token>` by the Glood events endpoint and handed to the tracker.
+    `glood_url` is the Glood API base ("" = this origin). `glood_public_token` is a credential that is public by
+    definition: it is rendered into every page's tracker config, and when set Glood's init requires it as
+    `Authorization: Bearer <public token>` and Glood's events require the per-visit token init issued for the
+    body's `session_id` (valid `visit_token_ttl` seconds). No server secret is ever rendered into a page.
+    `analytics_enabled` is what init answers as `config.analytics_enabled` (False: the tracker sends nothing).
     `tracker_overrides` is merged into the tracker config rendered in every page.
     `consent_banner` asks each visitor for analytics consent (Shopify's Customer Privacy API, stood in).
     `allowed_hosts` are the Host header names served besides 127.0.0.1, localhost and [::1] (any port
@@ -36,7 +39,9 @@ class Settings:
     shop_domain: str = "demo-store.myshopify.com"
     glood_url: str = ""
     genlook_url: str = GENLOOK_EVENTS_PATH
-    glood_token: str | None = None
+    glood_public_token: str | None = None
+    analytics_enabled: bool = True
+    visit_token_ttl: float = 24 * 3600.0
     tracker_overrides: Mapping[str, Any] = field(default_factory=dict)
     #: Show a consent banner backed by a stand-in of Shopify's Customer Privacy API; the tracker waits for it.
     consent_banner: bool = False
@@ -48,7 +53,7 @@ class Settings:
     def tracker_config(self) -> dict[str, Any]:
         """The JSON of the page's `#glood-tracker-config` tag."""
         return {"shop_domain": self.shop_domain, "glood_url": self.glood_url,
-                "genlook_url": self.genlook_url, "glood_token": self.glood_token,
+                "genlook_url": self.genlook_url, "glood_public_token": self.glood_public_token,
                 **self.tracker_overrides}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -11,7 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "LineLimit", "Database", "utc_now", "lenient_json"]
+__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "LineLimit", "Database", "utc_now", "lenient_json",
+           "token_digest"]
 
 DESTINATIONS: tuple[str, ...] = ("glood", "genlook")
 
@@ -30,7 +32,11 @@ CREATE TABLE IF NOT EXISTS visits (
     user_id TEXT,
     channel TEXT,
     page_url TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    customer_id TEXT,
+    page_type TEXT,
+    token_sha256 TEXT,
+    expires_at REAL
 );
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,6 +66,10 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 """
 
+#: Columns added to `visits` after its first version: added to an older database file when it is opened.
+_VISIT_COLUMNS = {"customer_id": "TEXT", "page_type": "TEXT", "token_sha256": "TEXT", "expires_at": "REAL"}
+_VISIT_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS visits_token ON visits (token_sha256)"
+
 #: Armed faults live in a TEMP table: private to the connection, so to one app instance, and gone on restart.
 _TEMP_SCHEMA = """
 CREATE TEMP TABLE IF NOT EXISTS faults (
@@ -84,6 +94,11 @@ def lenient_json(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return text
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a visit token: its SHA-256 (hex). The token itself is only ever in init's answer."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _text(data: bytes) -> str:
@@ -130,12 +145,23 @@ class Fault:
 
 @dataclass(frozen=True)
 class Visit:
+    """A visit opened by Glood's init: its ids, where it started, and until when its token is valid (epoch
+    seconds; `token_sha256` is the digest of the token, see `token_digest`)."""
+
     visit_id: str
     shop_domain: str
     client_id: str | None
     user_id: str | None
-    channel: str | None
-    page_url: str | None
+    customer_id: str | None = None
+    page_type: str | None = None
+    page_url: str | None = None
+    token_sha256: str | None = None
+    expires_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Visit":
+        return cls(row["visit_id"], row["shop_domain"], row["client_id"], row["user_id"], row["customer_id"],
+                   row["page_type"], row["page_url"], row["token_sha256"], row["expires_at"])
 
 
 class Database:
@@ -152,7 +178,17 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(_SCHEMA)
+        self._migrate()
         self._conn.executescript(_TEMP_SCHEMA)
+
+    def _migrate(self) -> None:
+        """Bring a database file written by an older store up to date (new `visits` columns, the token index)."""
+        with self._transaction() as conn:
+            present = {row["name"] for row in conn.execute("PRAGMA table_info(visits)")}
+            for column, kind in _VISIT_COLUMNS.items():
+                if column not in present:
+                    conn.execute(f"ALTER TABLE visits ADD COLUMN {column} {kind}")
+            conn.execute(_VISIT_INDEX)
 
     def close(self) -> None:
         with self._lock:
@@ -210,9 +246,30 @@ class Database:
 
     def add_visit(self, visit: Visit) -> None:
         with self._transaction() as conn:
-            conn.execute("INSERT INTO visits VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (visit.visit_id, visit.shop_domain, visit.client_id, visit.user_id, visit.channel,
-                          visit.page_url, utc_now()))
+            conn.execute("INSERT INTO visits (visit_id, shop_domain, client_id, user_id, customer_id, page_type,"
+                         " page_url, token_sha256, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (visit.visit_id, visit.shop_domain, visit.client_id, visit.user_id, visit.customer_id,
+                          visit.page_type, visit.page_url, visit.token_sha256, visit.expires_at, utc_now()))
+
+    def visit(self, visit_id: str) -> Visit | None:
+        rows = self._query("SELECT * FROM visits WHERE visit_id = ?", (visit_id,))
+        return Visit.from_row(rows[0]) if rows else None
+
+    def visit_by_token(self, token: str) -> Visit | None:
+        """The visit whose token this is (expired or not: the caller decides), or None."""
+        rows = self._query("SELECT * FROM visits WHERE token_sha256 = ?", (token_digest(token),))
+        return Visit.from_row(rows[0]) if rows else None
+
+    def latest_visit(self, shop_domain: str, *, user_id: str | None = None, client_id: str | None = None,
+                     valid_at: float) -> Visit | None:
+        """The newest visit of this shop for `user_id` (else `client_id`) whose token is still valid at `valid_at`."""
+        for column, value in (("user_id", user_id), ("client_id", client_id)):
+            if value:
+                rows = self._query(f"SELECT * FROM visits WHERE shop_domain = ? AND {column} = ? AND expires_at > ?"
+                                   " ORDER BY expires_at DESC, rowid DESC LIMIT 1", (shop_domain, value, valid_at))
+                if rows:
+                    return Visit.from_row(rows[0])
+        return None
 
     # -- events ---------------------------------------------------------------------------
 

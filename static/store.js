@@ -1,11 +1,12 @@
 // Demo store behaviour: late recommendation sections, and the live "Received events" page.
-// renderSection() must produce exactly the markup of demo_store/pages.py:section_html().
+// renderSection() must produce exactly the markup of demo_store/pages.py:section_html() (tests/unit compare them).
 (function () {
   "use strict";
 
   const SECTIONS_URL = "/api/storefront/v3/headless/sections";
   const LATE_SECTION_DELAY_MS = 300;
   const COLLECTOR_REFRESH_MS = 2000;
+  const SWATCH_TAG = "swatch:";
   const ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"};
 
   const esc = (value) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]);
@@ -16,33 +17,57 @@
       `<span class="card-title">${esc(title)}</span><span class="card-price">${esc(price)}</span></a>`;
   }
 
+  /** A product's swatch colour: its `swatch:<colour>` tag (the demo's products have no photos). */
+  function swatch(product) {
+    const tag = (product.tags || []).map(String).find((t) => t.startsWith(SWATCH_TAG));
+    return tag ? tag.slice(SWATCH_TAG.length) : "";
+  }
+
   function sectionItem(product) {
-    return `<li class="glood-product" data-glood-product-id="${esc(product.productId)}"` +
-      ` data-glood-variant-id="${esc(product.variantId)}">\n` +
-      `${cardLink(product.url, product.title, "$" + product.price, product.color)}\n` +
-      `<form action="/cart/add" method="post"><input type="hidden" name="id" value="${esc(product.variantId)}">` +
+    const productId = String(product.product_id);
+    const variant = (product.variants || [])[0];
+    const variantId = variant ? String(variant.variant_id) : "";
+    return `<li class="glood-product" data-glood-product-id="${esc(productId)}"` +
+      ` data-glood-variant-id="${esc(variantId)}">\n` +
+      `${cardLink("/products/" + product.handle, product.title, "$" + product.price, swatch(product))}\n` +
+      `<form action="/cart/add" method="post"><input type="hidden" name="id" value="${esc(variantId)}">` +
       '<input type="hidden" name="quantity" value="1">' +
       '<button type="submit" data-glood-add-to-cart>Add to cart</button></form>\n' +
       "</li>\n";
   }
 
-  /** A section of the sections API as the markup of the tracker contract. */
-  function renderSection(section, elementId) {
+  /**
+   * A section of the sections API's answer as the markup of the tracker contract (docs/design.md §1).
+   * `serve`: `requestId` (the answer's `request_id`), `serveId` (this render's own id) and `parentProductId`
+   * (the page's product, or "" when there is none).
+   */
+  function renderSection(section, elementId, serve) {
     const pairs = [["class", "glood-section"], ["id", elementId], ["data-glood-section", section.id],
-      ["data-glood-serve-id", section.sectionServeId]];
-    if (section.requestId) pairs.push(["data-glood-request-id", section.requestId]);
-    pairs.push(["data-glood-recommendation-type", section.recommendationType]);
-    if (section.page) pairs.push(["data-glood-page", section.page]);
-    if (section.parent) {
-      pairs.push(["data-glood-parent-product-id", section.parent.productId],
-        ["data-glood-parent-variant-id", section.parent.variantId || ""]);
+      ["data-glood-serve-id", serve.serveId]];
+    if (serve.requestId) pairs.push(["data-glood-request-id", serve.requestId]);
+    pairs.push(["data-glood-recommendation-type", section.type]);
+    const page = section.extra && section.extra.page_id;
+    if (page) pairs.push(["data-glood-page", page]);
+    if (serve.parentProductId) {
+      pairs.push(["data-glood-parent-product-id", String(serve.parentProductId)],
+        ["data-glood-parent-variant-id", ""]);
     }
     const items = section.products.map(sectionItem).join("");
     return `<section ${attributes(pairs)}>\n<h2>${esc(section.title)}</h2>\n<ul>\n${items}</ul>\n</section>`;
   }
 
-  async function postJSON(url, body) {
-    const response = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
+  /** A random (version 4) UUID; `crypto.randomUUID` exists only in secure contexts. */
+  function uuid4() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  async function postJSON(url, body, headers) {
+    const response = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json", ...headers},
       body: JSON.stringify(body)});
     if (!response.ok) throw new Error(`${url} answered ${response.status}`);
     return response.json();
@@ -54,12 +79,24 @@
     return response.json();
   }
 
+  /** The shop's domain: the slot's `data-shop`, else the tracker config's `shop_domain`. */
+  function shopDomain(slot) {
+    if (slot.dataset.shop) return slot.dataset.shop;
+    try {
+      return JSON.parse(document.getElementById("glood-tracker-config").textContent).shop_domain || "";
+    } catch (_err) {
+      return "";
+    }
+  }
+
   /** Fill a `[data-section-slot]` placeholder from the sections API, as a widget does after load. */
   async function fillSlot(slot) {
-    const {sections} = await postJSON(SECTIONS_URL, {
-      page_type: slot.dataset.pageType, product_id: slot.dataset.productId || null,
-      recommendation_types: [slot.dataset.recommendationType]});
-    slot.innerHTML = sections.map((section) => renderSection(section, slot.dataset.elementId)).join("");
+    const body = {page_url: location.href, page_type: slot.dataset.pageType,
+      locale: document.documentElement.lang || "en", sections: [slot.dataset.sectionId]};
+    if (slot.dataset.productId) body.product_id = Number(slot.dataset.productId);
+    const answer = await postJSON(SECTIONS_URL, body, {"x-shop": shopDomain(slot)});
+    slot.innerHTML = answer.sections.map((section) => renderSection(section, slot.dataset.elementId,
+      {requestId: answer.request_id, serveId: uuid4(), parentProductId: slot.dataset.productId || ""})).join("");
   }
 
   function fillSlots() {

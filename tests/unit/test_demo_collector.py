@@ -1,9 +1,9 @@
-"""The demo store's stand-in collectors: validation, storage, dedupe, CORS, auth, inspection routes."""
+"""The demo store's stand-in collectors: validation, storage, dedupe, CORS, inspection routes (init:
+test_demo_glood_init.py; tokens: test_demo_tokens.py)."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,25 +54,6 @@ def events(client: TestClient, destination: str, **filters: str) -> list[dict[st
 
 def stored_count(client: TestClient) -> int:
     return len(events(client, "glood")) + len(events(client, "genlook"))
-
-
-def test_init_returns_a_visit_and_counts_it(client: TestClient) -> None:
-    """Init answers a uuid4 visit id with a 30-minute lifetime and records the visit."""
-    response = client.post(INIT, json={"shop_domain": "demo-store.myshopify.com", "client_id": "c",
-                                       "user_id": "u", "channel": "web", "page_url": "http://shop.test/"})
-    assert response.status_code == 200
-    answer = response.json()
-    assert uuid.UUID(answer["visit_id"]).version == 4
-    assert answer["expires_in"] == 1800
-    assert client.get("/_collector/stats.json").json()["glood"]["visits"] == 1
-
-
-def test_init_needs_a_shop_from_body_or_header(client: TestClient) -> None:
-    """Init without shop_domain is a 400 unless the x-shop header names the shop."""
-    missing = client.post(INIT, json={"client_id": "c"})
-    assert missing.status_code == 400
-    assert "shop_domain" in missing.json()["message"]
-    assert client.post(INIT, json={"client_id": "c"}, headers={"x-shop": "s.myshopify.com"}).status_code == 200
 
 
 def test_valid_glood_event_is_accepted_and_listed(client: TestClient) -> None:
@@ -214,7 +195,9 @@ MALFORMED = [
     ("genlook-oversized", GENLOOK, genlook_body("z" * 70_000), {}, 413, "exceeds"),
     ("genlook-no-content-type", GENLOOK, json.dumps(genlook_body("a")).encode(), {"content-type": ""}, 415,
      "content type"),
-    ("init-bad-channel", INIT, {"shop_domain": "s", "channel": "fax"}, {}, 400, "channel"),
+    ("init-bad-page-type", INIT, {"page_type": "landing"}, {"x-shop": "demo-store.myshopify.com"}, 400,
+     "page_type: 'landing' is not one of"),
+    ("init-no-x-shop", INIT, {"page_type": "home"}, {}, 400, "x-shop: header is required"),
 ]
 
 
@@ -289,25 +272,9 @@ def test_cors_headers_on_success_and_error_responses(client: TestClient) -> None
     assert bad.status_code == 400
 
 
-def test_bearer_token_is_required_when_configured(tmp_path: Path) -> None:
-    """With glood_token set, Glood events need the exact bearer token (401 otherwise); Genlook and preflight don't."""
-    app = create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"), glood_token="s3cret"))
-    with TestClient(app, base_url=BASE) as client:
-        missing = client.post(GLOOD, json=glood_body("1"), headers={"Origin": ORIGIN})
-        wrong = client.post(GLOOD, json=glood_body("2"), headers={"Authorization": "Bearer nope"})
-        right = client.post(GLOOD, json=glood_body("3"), headers={"Authorization": "Bearer s3cret"})
-        assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
-        assert missing.json() == {"error": 401, "message": "missing or invalid bearer token"}
-        assert missing.headers["www-authenticate"] == "Bearer"
-        assert missing.headers["access-control-allow-origin"] == ORIGIN
-        assert [e["event_id"] for e in events(client, "glood")] == ["3"]
-        assert client.get("/_collector/stats.json").json()["glood"]["rejected_by_status"] == {"401": 2}
-        assert client.post(GENLOOK, json=genlook_body("g")).status_code == 200
-        assert client.options(GLOOD, headers={"Origin": ORIGIN}).status_code == 204
-
-
 def test_no_token_configured_means_no_auth(client: TestClient) -> None:
-    """Without glood_token any (or no) Authorization header is fine."""
+    """Without a public token Glood events need no token: any (or no) Authorization header is fine (tokens:
+    test_demo_tokens.py)."""
     assert client.post(GLOOD, json=glood_body(), headers={"Authorization": "Bearer whatever"}).status_code == 200
 
 

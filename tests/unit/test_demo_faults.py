@@ -19,7 +19,8 @@ GLOOD = "/api/storefront/v3/headless/events"
 GENLOOK = "/apps/proxy_genlook-x/public/tracking/events"
 FAULTS = "/_collector/faults"
 ORIGIN = "http://localhost:9999"
-INIT_BODY = {"shop_domain": "demo-store.myshopify.com", "client_id": "c"}
+SHOP = "demo-store.myshopify.com"
+INIT_BODY = {"client_id": "c", "page_type": "home"}
 
 
 def glood_body(event_id: str = "evt-1") -> dict[str, Any]:
@@ -47,7 +48,9 @@ def stored_count(client: TestClient) -> int:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
+    # Every request names the shop (Glood's init needs x-shop; the events endpoint takes it too).
+    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE,
+                    headers={"x-shop": SHOP}) as c:
         yield c
 
 
@@ -165,8 +168,8 @@ def test_injected_failure_carries_cors_and_exposes_retry_after(client: TestClien
 
 
 def test_fault_applies_before_auth_and_body_parsing(tmp_path: Path) -> None:
-    """While armed, a request without the token or with garbage JSON gets the injected status, not 401/400."""
-    settings = Settings(db_path=str(tmp_path / "demo.sqlite3"), glood_token="s3cret")
+    """While armed, a request without the visit token or with garbage JSON gets the injected status, not 401/400."""
+    settings = Settings(db_path=str(tmp_path / "demo.sqlite3"), glood_public_token="public-demo")
     with TestClient(create_app(settings), base_url=BASE) as client:
         arm(client, destination="glood", fail_next=2, status=500)
         garbage = client.post(GLOOD, content=b'{"event": ', headers={"content-type": "application/json"})

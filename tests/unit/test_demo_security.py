@@ -148,15 +148,18 @@ def test_faults_take_only_json(client: TestClient) -> None:
     assert response.status_code == 415 and client.get("/_collector/faults").json() == {"faults": []}
 
 
-@pytest.mark.parametrize("path, body", [
-    (GLOOD, {"event": {"id": "x", "name": "page_viewed"}, "session_id": "s", "shop_domain": "s.myshopify.com"}),
-    (GENLOOK, {"events": [{"event": "a:b", "timestamp": "2026-04-16T10:29:58Z", "$insert_id": "g"}], "context": {}}),
-    (INIT, {"shop_domain": "s.myshopify.com"}),
+@pytest.mark.parametrize("path, body, headers", [
+    (GLOOD, {"event": {"id": "x", "name": "page_viewed"}, "session_id": "s", "shop_domain": "s.myshopify.com"}, {}),
+    (GENLOOK, {"events": [{"event": "a:b", "timestamp": "2026-04-16T10:29:58Z", "$insert_id": "g"}], "context": {}},
+     {}),
+    (INIT, {"page_type": "home"}, {"x-shop": "demo-store.myshopify.com"}),
 ])
-def test_collectors_still_take_cross_origin_beacons(client: TestClient, path: str, body: dict[str, Any]) -> None:
-    """Ingestion is cross-origin by design: a cross-site text/plain beacon is accepted with the CORS echo."""
+def test_collectors_still_take_cross_origin_requests(client: TestClient, path: str, body: dict[str, Any],
+                                                     headers: dict[str, str]) -> None:
+    """Ingestion is cross-origin by design: a cross-site text/plain beacon (or, for init, which needs x-shop, a
+    cross-site fetch) is accepted with the CORS echo."""
     response = client.post(path, content=json.dumps(body), headers={
-        **browser("cross-site", CROSS_SITE), "content-type": "text/plain;charset=UTF-8"})
+        **browser("cross-site", CROSS_SITE), "content-type": "text/plain;charset=UTF-8", **headers})
     assert response.status_code == 200, response.text
     assert response.headers["access-control-allow-origin"] == CROSS_SITE
     assert response.headers["access-control-allow-credentials"] == "true"
