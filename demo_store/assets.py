@@ -233,13 +233,14 @@ class TrackerBundle:
                 self._signature = signature
             return self._archive
 
-    def runtime(self, require_consent: bool = False) -> dict[str, Any]:
+    def runtime(self, require_consent: bool = False, honor_gpc: bool = True) -> dict[str, Any]:
         """What the sensor's `data-runtime` names: its second half, the worker, Pyodide, the tracker archive,
-        and (`rc`) whether the config asks for consent first (what the sensor stores before the worker says)."""
+        and what the sensor must know of the config before the worker says (`rc`: consent first; `gpc`:
+        Global Privacy Control denies)."""
         index = self.vendor.url("pyodide", "")
         return {"relay": f"{TRACKER_PREFIX}/relay.js", "worker": f"{TRACKER_PREFIX}/worker.mjs",
                 "pyodide": index + "pyodide.mjs", "index": index, "archive": self.archive().url,
-                "version": tracker_version(self.tracker_dir), "rc": require_consent}
+                "version": tracker_version(self.tracker_dir), "rc": require_consent, "gpc": honor_gpc}
 
     def sensor(self) -> str:
         """The sensor's source, minified with the pinned terser when it is installed (the page inlines it)."""

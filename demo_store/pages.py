@@ -70,7 +70,8 @@ def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None) -> st
     if "</script" in sensor.lower():
         raise ValueError("the sensor's text cannot be inlined: it contains </script")
     config = settings.tracker_config()
-    runtime = json.dumps(bundle.runtime(config.get("require_consent") is True), separators=(",", ":"))
+    runtime = json.dumps(bundle.runtime(config.get("require_consent") is True, config.get("honor_gpc") is not False),
+                         separators=(",", ":"))
     return "\n".join([
         json_script("glood-tracker-config", config),
         f'<script data-runtime="{esc(runtime)}">{sensor}</script>',

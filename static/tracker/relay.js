@@ -101,9 +101,26 @@ export default (k) => {
   const worker = new Worker(k.rt.worker, { type: "module", name: "glood-tracker" });
   worker.onmessage = (e) => on(e.data);
   worker.onerror = (e) => { err("the tracker's worker failed: " + (e.message || e)); h.gloodTracker = "error" };
+  // Shopify's Customer Privacy API is there only once loaded the Shopify way; until it answers, consent waits.
+  const S = W.Shopify;
+  const privacy = () => S && S.customerPrivacy;
+  if (S && !privacy() && S.loadFeatures) {
+    S.loadFeatures([{ name: "consent-tracking-api", version: "0.1" }], (error) => {
+      const c = error ? null : k.shopify();
+      if (error) err("Shopify's consent API did not load (" + error + "); consent stays as the config says");
+      if (c && c !== "pending") k.fact("call", { m: "consent", a: [c === "granted"] });
+      else if (error && !k.rt.rc) k.fact("call", { m: "consent", a: [true] });
+    });
+  }
+  let sale = null;
+  try { sale = privacy() && privacy().saleOfDataAllowed ? !!privacy().saleOfDataAllowed() : null } catch (e) {}
+  const sig = {
+    shopify: privacy() ? k.shopify() : null, loading: !!S && !privacy(), gpc: navigator.globalPrivacyControl === true,
+    sale, webdriver: navigator.webdriver === true, ua: navigator.userAgent,
+  };
   worker.postMessage({
     t: "boot", rt: k.rt, page: k.boot(), cfg: k.text("glood-tracker-config"), ov, prev: k.prev || null, store: snap(),
-    dbg: /[?&]glood_debug=1(&|$)/.test(location.search), consent: k.shopify() || null,
+    dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig,
   });
   k.worker = worker;
   k.sendFacts();

@@ -61,12 +61,14 @@
   };
 
   // Consent for what is stored or sent before the worker says: Shopify's Customer Privacy API, else require_consent + setConsent().
+  // (A Shopify page whose Customer Privacy API is not loaded yet is pending: relay.js loads it.)
   k.shopify = () => {
     const c = W.Shopify && W.Shopify.customerPrivacy;
     if (c) try { return c.analyticsProcessingAllowed() ? "granted" : (c.currentVisitorConsent() || {}).analytics == "no" ? "denied" : "pending" } catch (e) { return "pending" }
+    if (W.Shopify) return "pending";
   };
-  const allowed = () => k.hold ? k.hold.c == "granted"
-    : (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : ((W.gloodTrackerConfig || {}).require_consent ?? rt.rc) ? "pending" : "granted")) == "granted";
+  const allowed = () => k.hold ? k.hold.c == "granted" : !(N.globalPrivacyControl && rt.gpc)
+    && (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : ((W.gloodTrackerConfig || {}).require_consent ?? rt.rc) ? "pending" : "granted")) == "granted";
 
   // Leaving (hidden or pagehide): send the bodies the worker left ready, keep unjudged facts for the next page.
   k.send = b => b.h ? (fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"}).catch(e => 0), 0)

@@ -71,7 +71,8 @@ class Harness:
 
     def __init__(self, *, store: dict[str, str] | None = None, config: str = CONFIG, locks: FakeLocks | None = None,
                  init_status: int = 200, page: str = "page-2", prev: str | None = None, pd: str | None = None,
-                 init_answer: dict[str, Any] | None = None) -> None:
+                 init_answer: dict[str, Any] | None = None, sig: dict[str, Any] | None = None,
+                 url: str = "https://shop.example/") -> None:
         self.clock = FakeClock(now_ms=T0 + 500)
         self.timers = Timers(self.clock)
         self.posted: list[dict[str, Any]] = []
@@ -82,8 +83,8 @@ class Harness:
         self.init_headers: list[dict[str, str]] = []
         seams = Seams(post=self.post, request=self.request, clock=self.clock, later=self.timers.later, locks=locks)
         self.tracker = WorkerTracker({
-            "cfg": config, "prev": prev, "store": dict(self.store), "consent": None,
-            "page": {"page": page, "pv": "pv-" + page, "t0": T0, "url": "https://shop.example/", "vis": True,
+            "cfg": config, "prev": prev, "store": dict(self.store), "sig": sig,
+            "page": {"page": page, "pv": "pv-" + page, "t0": T0, "url": url, "vis": True,
                      "pd": pd or '{"page_type": "home"}'}}, seams)
 
     def post(self, message: dict[str, Any]) -> None:
@@ -299,4 +300,41 @@ def test_shop_without_analytics_gets_nothing():
                                                 "a": ["search_submitted", None, None], "e": "x"}]})
         assert h.of("send") == [] and h.tracker.pipeline.pending() == 0
         assert h.tracker.status()["stats"]["dropped_disabled"] == 2
+    run(go)
+
+
+def test_bots_are_muted_only_when_filtering_is_on():
+    """With filter_bots a webdriver page sends nothing (counted); by default it is tracked like any page."""
+    async def go() -> None:
+        for filtering, sends in ((True, False), (False, True)):
+            h = Harness(config=json.dumps({"shop_domain": "s.myshopify.com", "filter_bots": filtering}),
+                        sig={"webdriver": True, "ua": "Mozilla/5.0 HeadlessChrome/156.0.0.0"})
+            h.tracker.start()
+            await settle()
+            assert bool(h.of("send")) is sends
+            assert (h.tracker.status()["stats"].get("dropped_bot", 0) >= 1) is filtering
+    run(go)
+
+
+def test_global_privacy_control_denies_even_a_later_grant():
+    """A visitor with GPC on is denied from the start, and setConsent(true) does not override it."""
+    async def go() -> None:
+        h = Harness(sig={"gpc": True})
+        assert h.tracker.pipeline.consent == "denied"
+        h.tracker.start()
+        h.tracker.handle({"t": "facts", "f": [{"s": 1, "t": T0 + 5, "k": "call", "m": "consent", "a": [True]}]})
+        await settle()
+        assert h.tracker.pipeline.consent == "denied" and h.of("send") == [] and h.requests == []
+    run(go)
+
+
+def test_page_viewed_carries_the_visits_attribution():
+    """The landing page's campaign parameters travel in page_viewed's data as first and last touch."""
+    async def go() -> None:
+        h = Harness(url="https://shop.example/?utm_source=news")
+        h.tracker.start()
+        await settle()
+        body = json.loads(h.bodies("glood")[0]["x"])
+        assert body["event"]["data"]["attribution"]["first_touch"]["utm_source"] == "news"
+        assert json.loads(h.tracker.storage.get("glood_tracker:attribution") or "{}")["visit"] == "visit-1"
     run(go)

@@ -113,7 +113,7 @@ def test_every_page_has_favicon_context_and_the_tracker_embed(client: TestClient
         "shop_domain": "demo-store.myshopify.com", "glood_url": "",
         "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_public_token": None}
     runtime = json.loads(str(page.one("script", data_runtime=True)["data-runtime"]))
-    assert set(runtime) == {"relay", "worker", "pyodide", "index", "archive", "version", "rc"}
+    assert set(runtime) == {"relay", "worker", "pyodide", "index", "archive", "version", "rc", "gpc"}
     assert "gloodTracker" in page.inline_scripts[0] and "sendBeacon" in page.inline_scripts[0]
     assert not page.find("script", type="module") and not page.find("script", type="py")
     assert page.one("a", href="/_collector")

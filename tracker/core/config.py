@@ -29,6 +29,10 @@ class Config:
     glood_public_token: str | None = None
     transport: str = "beacon"
     require_consent: bool = False
+    #: A visitor's Global Privacy Control (or Shopify's sale-of-data refusal) denies analytics.
+    honor_gpc: bool = True
+    #: Send nothing for automated browsers and crawlers (off: teams test their tracking with Playwright).
+    filter_bots: bool = False
     channel: str = "web"
     flush_interval_ms: int = 2000
     max_batch: int = 20

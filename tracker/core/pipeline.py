@@ -92,11 +92,15 @@ class Pipeline:
         #: Queued events the last `persist` left out of storage (over persist_max_bytes): still sent while
         #: the page lives, lost if it goes first.
         self.unstored = 0
+        #: Why nothing is tracked on this page ("disabled": the shop turned analytics off; "bot"), or None.
+        self.muted: str | None = None
         #: Set by the browser layer when the init endpoint keeps failing: Genlook stops waiting for a visit id.
         self.session_unavailable = False
         self._dirty = False
         if self.consent == "denied":
             self._forget_stored()
+        if not self.session.analytics:
+            self.muted = "disabled"
 
     # -- making events -------------------------------------------------------------
 
@@ -152,8 +156,8 @@ class Pipeline:
         if self.consent == "denied":
             self.stats["dropped_consent"] += 1
             return None
-        if not self.session.analytics:
-            self.stats["dropped_disabled"] += 1
+        if self.muted is not None:
+            self.stats[f"dropped_{self.muted}"] += 1
             return None
         self.enqueue(event)
         return event
@@ -205,7 +209,7 @@ class Pipeline:
 
     def adopt(self, alive: Any = None, previous: str | None = None) -> int:
         """Take over the stored backlog of pages that are gone (see Journal.claim); returns events adopted."""
-        if self.consent == "denied":
+        if self.consent == "denied" or self.muted is not None:
             return 0
         entries, corrupt = self.journal.claim(alive, previous)
         if corrupt:
@@ -268,8 +272,14 @@ class Pipeline:
         self.session.start(visit_id, token, analytics)
         self._debug(f"visit {visit_id}" + ("" if analytics else " (analytics disabled by the shop)"))
         if not analytics:
-            self._drop_backlog("dropped_disabled")
-            self.persist()
+            self.mute("disabled")
+
+    def mute(self, reason: str) -> None:
+        """Track nothing more on this page: what waited is dropped and, like later events, counted as
+        `dropped_<reason>`."""
+        self.muted = reason
+        self._drop_backlog(f"dropped_{reason}")
+        self.persist()
 
     def adopt_identity(self, user_id: Any, client_id: Any) -> None:
         """The anonymous ids init answers are the ones to keep (the server may assign them)."""

@@ -18,6 +18,7 @@ from .encoders import LIB_VERSION
 from .events import TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
 from .pipeline import Pipeline
+from .privacy import Attribution, BrowserSignals, initial_consent, is_bot
 from .retry import Backoff, parse_retry_after
 from .storage import MirrorStorage
 from .transport import RelayTransport
@@ -94,9 +95,14 @@ class WorkerTracker:
         store = boot.get("store")
         self.storage = MirrorStorage(store if isinstance(store, dict) else {})
         self.transport = RelayTransport()
-        consent = boot.get("consent") if boot.get("consent") in ("granted", "denied", "pending") else None
+        self.signals = BrowserSignals.from_message(boot.get("sig"))
+        consent = initial_consent(self.signals, require_consent=self.config.require_consent,
+                                  honor_gpc=self.config.honor_gpc)
         self.pipeline = Pipeline(self.config, self.transport, clock=seams.clock, storage=self.storage,
                                  log=self._log, tab_id=self.page_id, consent=consent, flush_on_size=False)
+        if self.config.filter_bots and is_bot(self.signals):
+            self.pipeline.mute("bot")
+        self.attribution: Attribution | None = None
         self.judge = PageJudge(self.page_boot, self.config.view_ratio, self.config.view_duration_ms)
         for problem in self.judge.problems:
             self.error(problem)
@@ -131,6 +137,10 @@ class WorkerTracker:
 
     def start(self) -> None:
         """Emit the page's own events, start the visit and adoption, tell the sensor it is ready."""
+        if self.pipeline.consent == "granted" and self.pipeline.muted is None:
+            session = self.pipeline.session
+            self.attribution = Attribution.update(self.pipeline.storage, self.page_boot.url, self.page_boot.referrer,
+                                                  session.visit_id if session.active else None)
         self._track_all(self.judge.start())
         self._arm_flush_timer()
         self._ensure_session()
@@ -220,7 +230,10 @@ class WorkerTracker:
 
     def _track_all(self, emits: list[Emit], page: Any = None) -> None:
         for emit in emits:
-            self.track(emit.name, emit.data, emit.custom, timestamp_ms=emit.timestamp_ms, event_id=emit.id, page=page)
+            data = emit.data
+            if emit.name == "page_viewed" and self.attribution is not None and page is None:
+                data = {**data, "attribution": self.attribution.to_json()}
+            self.track(emit.name, data, emit.custom, timestamp_ms=emit.timestamp_ms, event_id=emit.id, page=page)
 
     def _on_view_timer(self) -> None:
         self._view_timer = None
@@ -242,6 +255,9 @@ class WorkerTracker:
 
     def set_consent(self, granted: bool) -> None:
         """The visitor's analytics consent: grant sends what waited in memory; denial drops it all."""
+        if granted and self.config.honor_gpc and self.signals.gpc:
+            self.debug("consent granted, but Global Privacy Control is on: analytics stay denied")
+            granted = False
         self.pipeline.set_consent(granted)
         if granted:
             self._ensure_session()
@@ -500,6 +516,8 @@ class WorkerTracker:
             token = answer.get("token")
             self.pipeline.start_session(answer["visit_id"], token if isinstance(token, str) and token else None,
                                         analytics)
+            if self.attribution is not None and self.attribution.visit_id is None:
+                self.attribution = self.attribution.bind(self.pipeline.storage, answer["visit_id"])
             self.pipeline.session_unavailable = False
             if self.pipeline.pending():
                 self.flush("session")
