@@ -127,8 +127,12 @@
     return e;
   };
   api.track = (n, d, c) => track(0, n, d, c);
-  api.setConsent = v => { k.given = !!v; fact("call", {m: "consent", a: [k.given]}) };
-  api.page = d => (d = plain(d)) instanceof Error ? console.error("[glood-tracker] page() rejected: " + d) : fact("pd", {pd: JSON.stringify(d)});
+  const call = (m, a) => (a = plain(a)) instanceof Error ? (k.rejected++, console.error("[glood-tracker] " + m + "() rejected: " + a)) : fact("call", {m, a});
+  api.setConsent = v => call("consent", [k.given = !!v]);
+  api.identify = (id, traits) => call("identify", [id, traits ?? null]);
+  api.reset = () => call("reset", []);
+  api.onReady = f => api.ready ? queueMicrotask(f) : D.addEventListener("glood:tracker:ready", () => f(), {once: true});
+  api.page = d => (d = plain(d)) instanceof Error ? (k.rejected++, console.error("[glood-tracker] page() rejected: " + d)) : fact("pd", {pd: JSON.stringify(d)});
   ["flush", "pending", "status", "stop"].forEach(m => api[m] = () => ask(m).then(v => k[m] ? k[m](v) : v));
   api.ready = false;
   api.version = rt.version;

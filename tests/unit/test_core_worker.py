@@ -338,3 +338,29 @@ def test_page_viewed_carries_the_visits_attribution():
         assert body["event"]["data"]["attribution"]["first_touch"]["utm_source"] == "news"
         assert json.loads(h.tracker.storage.get("glood_tracker:attribution") or "{}")["visit"] == "visit-1"
     run(go)
+
+
+def test_identify_then_reset_keeps_each_events_own_identity():
+    """identify() puts the customer on later events and the next init; reset() gives new anonymous ids and a
+    new visit, while events queued before it still go under the ids and visit they were made under."""
+    async def go() -> None:
+        h = Harness(init_status=503)
+        h.tracker.start()
+        old = h.tracker.pipeline.identity
+        h.tracker.handle({"t": "facts", "f": [
+            {"s": 1, "t": T0 + 1, "k": "call", "m": "identify", "a": ["cust-7", {"tier": "gold"}]},
+            {"s": 2, "t": T0 + 2, "k": "call", "m": "track", "a": ["search_submitted", None, None], "e": "before"},
+            {"s": 3, "t": T0 + 3, "k": "call", "m": "reset", "a": []},
+            {"s": 4, "t": T0 + 4, "k": "call", "m": "track", "a": ["search_submitted", None, None], "e": "after"},
+            {"s": 5, "t": T0 + 5, "k": "call", "m": "identify", "a": [None, None]}]})
+        new = h.tracker.pipeline.identity
+        assert new.user_id != old.user_id and new.client_id != old.client_id
+        assert h.tracker.status()["stats"]["rejected"] == 1
+        h.tracker.pipeline.start_session("visit-2")
+        h.tracker.handle({"t": "ask", "n": 1, "m": "flush"})
+        bodies = {json.loads(b["x"])["event"]["id"]: json.loads(b["x"]) for b in h.bodies("glood")}
+        assert bodies["before"]["client_id"] == old.client_id and bodies["before"]["customer_id"] == "cust-7"
+        assert bodies["after"]["client_id"] == new.client_id and "customer_id" not in bodies["after"]
+        (preference,) = [b for b in bodies.values() if b["event"]["name"] == "glood:customer_preference"]
+        assert preference["event"]["data"] == {"customer_id": "cust-7", "traits": {"tier": "gold"}}
+    run(go)

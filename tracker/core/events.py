@@ -17,6 +17,7 @@ __all__ = [
     "SectionTrack",
     "PageContext",
     "Event",
+    "Owner",
     "event_type",
     "iso_timestamp",
     "check_json_object",
@@ -192,6 +193,15 @@ class PageContext:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The identity an event was made under, kept when the visitor's identity is reset before it is sent."""
+
+    user_id: str
+    client_id: str
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """One tracked occurrence. `id` is Glood's `event.id` and Genlook's `$insert_id`."""
 
@@ -201,6 +211,8 @@ class Event:
     page: PageContext
     data: dict[str, Any] = field(default_factory=dict)
     custom_data: dict[str, Any] = field(default_factory=dict)
+    #: Set by a reset: the ids (and visit) this event goes out under instead of the current ones.
+    owner: Owner | None = None
 
     @property
     def type(self) -> str:

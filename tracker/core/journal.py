@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Collection, Iterable
 
 from .clock import Clock
-from .events import Event, PageContext, event_type
+from .events import Event, Owner, PageContext, event_type
 from .storage import Storage
 
 __all__ = ["JOURNAL_PREFIX", "FACTS_PREFIX", "Entry", "Journal", "event_record", "event_from_record", "page_gone"]
@@ -30,8 +30,11 @@ class Entry:
 def event_record(event: Event) -> dict[str, Any]:
     """An event as plain JSON (everything needed to send it again, same id and time)."""
     page = {name: getattr(event.page, name) for name in _PAGE_FIELDS}
-    return {"id": event.id, "name": event.name, "ts": event.timestamp_ms, "page": page,
-            "data": event.data, "custom": event.custom_data}
+    record = {"id": event.id, "name": event.name, "ts": event.timestamp_ms, "page": page,
+              "data": event.data, "custom": event.custom_data}
+    if event.owner is not None:
+        record["owner"] = [event.owner.user_id, event.owner.client_id, event.owner.session_id]
+    return record
 
 
 def event_from_record(record: Any) -> Event:
@@ -51,7 +54,12 @@ def event_from_record(record: Any) -> Event:
         context = PageContext(**{k: v for k, v in page.items() if k in _PAGE_FIELDS})
     except TypeError as exc:
         raise ValueError(str(exc)) from None
-    return Event(id=ident, name=name, timestamp_ms=ts, page=context, data=data, custom_data=custom)
+    owner = record.get("owner")
+    kept = None
+    if isinstance(owner, list) and len(owner) == 3 and all(isinstance(o, str) for o in owner[:2]) \
+            and (owner[2] is None or isinstance(owner[2], str)):
+        kept = Owner(owner[0], owner[1], owner[2])
+    return Event(id=ident, name=name, timestamp_ms=ts, page=context, data=data, custom_data=custom, owner=kept)
 
 
 class Journal:
@@ -165,6 +173,10 @@ class Journal:
                 self.storage.remove(key)
                 taken.append(record)
         return taken, corrupt
+
+    def forget_encodings(self) -> None:
+        """Events changed under the same ids (a reset's owner): encode them again on the next save."""
+        self._encoded.clear()
 
     def clear(self) -> None:
         self._encoded.clear()

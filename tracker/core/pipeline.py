@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 from .batching import Body, Budget, genlook_bodies, glood_bodies
 from .clock import Clock, SystemClock
 from .config import Config
 from .encoders import genlook_context, genlook_item, glood_body, json_bytes
-from .events import Event, PageContext, TrackError, check_json_object, event_type, iso_timestamp
+from .events import Event, Owner, PageContext, TrackError, check_json_object, event_type, iso_timestamp
 from .ids import IdFactory, uuid4_ids
 from .journal import Entry, Journal
 from .queue import Outbox
@@ -418,15 +418,39 @@ class Pipeline:
             events = self.outboxes[name].pending()[:EVENTS_PER_FLUSH]
         if name == "genlook":
             session_id = self.session.visit_id if self.session.active else None
-            triples = [(e.id, genlook_item(e), genlook_context(e, session_id=session_id, identity=self.identity))
+            triples = [(e.id, genlook_item(e), genlook_context(e, session_id=self._session_of(e, session_id),
+                                                               identity=self._identity_of(e)))
                        for e in events]
             return genlook_bodies(triples, url=self.config.genlook_url,
                                   max_events=self.config.genlook_max_events,
                                   max_bytes=self.config.max_body_bytes, headers=self._fetch_headers())
         session_id = self.session.visit_id or ""
-        pairs = [(e.id, glood_body(e, session_id=session_id, identity=self.identity, config=self.config))
+        pairs = [(e.id, glood_body(e, session_id=self._session_of(e, session_id) or "",
+                                   identity=self._identity_of(e), config=self.config))
                  for e in events]
         return glood_bodies(pairs, url=self.config.glood_events_url, headers=self._glood_headers())
+
+    def _identity_of(self, event: Event) -> Identity:
+        owner = event.owner
+        return self.identity if owner is None else Identity(owner.user_id, owner.client_id)
+
+    @staticmethod
+    def _session_of(event: Event, current: str | None) -> str | None:
+        return current if event.owner is None or event.owner.session_id is None else event.owner.session_id
+
+    def reset_identity(self) -> None:
+        """A visitor logged out (`reset()`): new anonymous ids and a new visit from now on; what is queued
+        keeps the ids and visit it was made under."""
+        old = Owner(self.identity.user_id, self.identity.client_id,
+                    self.session.visit_id if self.session.active else None)
+        for outbox in self.outboxes.values():
+            outbox.restamp(lambda e: e if e.owner is not None else replace(e, owner=old))
+        self.identity = Identity(self.new_id(), self.new_id())
+        self.identity.save(self.storage)
+        self.session.expire()
+        self.journal.forget_encodings()
+        self._dirty = True
+        self._debug("identity reset: new anonymous ids, a new visit")
 
     def _fetch_headers(self) -> tuple[tuple[str, str], ...]:
         """Headers mean a fetch (a beacon carries none): with `transport: "fetch"`, a JSON content type."""

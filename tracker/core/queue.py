@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .events import Event
 
@@ -36,6 +36,10 @@ class Outbox:
 
     def release(self, ids: Iterable[str]) -> None:
         self._in_flight.difference_update(ids)
+
+    def restamp(self, change: "Callable[[Event], Event]") -> None:
+        """Replace every event (same id, same place in the queue) by `change(event)`."""
+        self._events = {event_id: change(event) for event_id, event in self._events.items()}
 
     def clear(self) -> None:
         self._events.clear()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from .clock import Clock
@@ -18,7 +18,7 @@ from .encoders import LIB_VERSION
 from .events import TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
 from .pipeline import Pipeline
-from .privacy import Attribution, BrowserSignals, initial_consent, is_bot
+from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, initial_consent, is_bot
 from .retry import Backoff, parse_retry_after
 from .storage import MirrorStorage
 from .transport import RelayTransport
@@ -32,6 +32,8 @@ ADOPT_LOCK = "glood_tracker:adopt"
 INIT_ATTEMPTS_BEFORE_FALLBACK = 3
 #: A burst of facts is judged at once and answered with one hold message, this long after its first.
 HOLD_DELAY_MS = 25
+#: The customer `identify()` named, until `reset()`.
+CUSTOMER_KEY = "glood_tracker:customer"
 
 
 class Cancel(Protocol):
@@ -208,16 +210,24 @@ class WorkerTracker:
                        timestamp_ms=fact.get("t"), event_id=fact.get("e"))
         elif method == "consent":
             self.set_consent(bool(args[0]) if args else False)
+        elif method == "identify":
+            self.identify(args[0] if args else None, args[1] if len(args) > 1 else None, fact.get("t"))
+        elif method == "reset":
+            self.reset()
         else:
             self.error(f"unknown call {str(method)[:40]!r}")
 
     def track(self, name: Any, data: Any = None, custom: Any = None, *, timestamp_ms: Any = None,
               event_id: Any = None, page: Any = None) -> str | None:
         """Track an event by Glood name; bad input is reported on the console and returns None."""
+        page = page or self.judge.page
+        customer = self.customer_id
+        if customer and not page.customer_id:
+            page = replace(page, customer_id=customer)
         try:
             ts = int(timestamp_ms) if isinstance(timestamp_ms, (int, float)) and not isinstance(timestamp_ms, bool) \
                 else None
-            event = self.pipeline.track(name, data, custom, page=page or self.judge.page, timestamp_ms=ts,
+            event = self.pipeline.track(name, data, custom, page=page, timestamp_ms=ts,
                                         event_id=event_id if isinstance(event_id, str) else None)
         except TrackError as exc:
             self.error(f"track({str(name)[:80]!r}) rejected: {exc}")
@@ -251,6 +261,38 @@ class WorkerTracker:
             delay = max(0.0, deadline - self.seams.clock.now_ms()) + 1
             self._view_timer = self.seams.later(delay, self._on_view_timer)
 
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def customer_id(self) -> str | None:
+        try:
+            raw = json.loads(self.pipeline.storage.get(CUSTOMER_KEY) or "null")
+        except ValueError:
+            return None
+        return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+
+    def identify(self, customer_id: Any, traits: Any = None, timestamp_ms: Any = None) -> None:
+        """A logged-in customer: their id goes with later events and the next init; `glood:customer_preference`
+        carries it with the traits."""
+        if isinstance(customer_id, (int, float)) and not isinstance(customer_id, bool):
+            customer_id = str(int(customer_id))
+        if not isinstance(customer_id, str) or not customer_id or (traits is not None and not isinstance(traits, dict)):
+            self.pipeline.stats["rejected"] += 1
+            self.error("identify(customer_id, traits) rejected: customer_id must be a non-empty string and "
+                       "traits an object")
+            return
+        self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": customer_id}))
+        self.track("glood:customer_preference", {"customer_id": customer_id, "traits": traits or {}},
+                   timestamp_ms=timestamp_ms)
+
+    def reset(self) -> None:
+        """Logout: new anonymous ids, a new visit, no customer; what is queued goes under the ids it was made
+        under."""
+        self.pipeline.reset_identity()
+        self.pipeline.storage.remove(CUSTOMER_KEY)
+        self.pipeline.storage.remove(ATTRIBUTION_KEY)
+        self._ensure_session()
+
     # -- consent -------------------------------------------------------------------------
 
     def set_consent(self, granted: bool) -> None:
@@ -259,6 +301,9 @@ class WorkerTracker:
             self.debug("consent granted, but Global Privacy Control is on: analytics stay denied")
             granted = False
         self.pipeline.set_consent(granted)
+        if not granted:
+            self.pipeline.storage.remove(CUSTOMER_KEY)
+            self.pipeline.storage.remove(ATTRIBUTION_KEY)
         if granted:
             self._ensure_session()
             self.flush("consent")
@@ -528,8 +573,9 @@ class WorkerTracker:
         page = self.judge.page
         body = {"user_id": self.pipeline.identity.user_id, "client_id": self.pipeline.identity.client_id,
                 "page_type": page.page_type, "page_url": page.url}
-        if page.customer_id:
-            body["customer_id"] = page.customer_id
+        customer = page.customer_id or self.customer_id
+        if customer:
+            body["customer_id"] = customer
         headers = {"Content-Type": "application/json", "x-shop": self.config.shop_domain}
         if self.config.glood_public_token:
             headers["Authorization"] = f"Bearer {self.config.glood_public_token}"

@@ -1,0 +1,51 @@
+"""The public API before boot, identify() and reset() across pages, in Chromium."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from .support import Collector, StorePage
+
+
+def test_every_api_method_works_before_boot(page: Page, store: StorePage, collector: Collector) -> None:
+    """track, setConsent, identify, page, flush and onReady called before Python is up are kept in order and
+    done once it is; onReady's callback runs when the tracker is ready."""
+    page.add_init_script("""
+        document.addEventListener('DOMContentLoaded', () => {
+            const t = window.gloodTracker;
+            t.setConsent(true);
+            t.identify('cust-42', {plan: 'gold'});
+            window.calls = [t.track('search_submitted', {searchResult: {query: 'early'}})];
+            t.page({page_type: 'home', customer: {id: 'cust-42'}});
+            t.flush().then((n) => window.flushed = n);
+            t.onReady(() => window.readyCalled = document.documentElement.dataset.gloodTracker);
+        });
+    """)
+    store.open("/")
+    assert page.evaluate("window.readyCalled") == "ready"
+    assert isinstance(page.evaluate("window.flushed"), int)
+    early = page.evaluate("window.calls[0]")
+    events = collector.wait_for("glood", lambda ev: {"glood:customer_preference"} <= {e["name"] for e in ev}
+                                and early in {e["event_id"] for e in ev}, client_id=store.client_id)
+    (search,) = [e for e in events if e["event_id"] == early]
+    assert search["body"]["customer_id"] == "cust-42"
+
+
+def test_identify_then_reset_across_pages(store: StorePage, collector: Collector) -> None:
+    """After identify() later pages carry the customer; after reset() the next pages have new anonymous ids,
+    a new visit and no customer, while what was sent before keeps the old ids."""
+    store.open("/")
+    first_client = store.client_id
+    store.page.evaluate("gloodTracker.identify('cust-9')")
+    store.open("/collections/all")
+    first = collector.wait_for("glood", lambda ev: any(e["body"]["page_url"].endswith("/collections/all")
+                                                       for e in ev if e["name"] == "page_viewed"),
+                               client_id=first_client)
+    (collection,) = [e for e in first if e["name"] == "page_viewed" and e["body"]["page_url"].endswith("/all")]
+    assert collection["body"]["customer_id"] == "cust-9"
+    store.page.evaluate("gloodTracker.reset()")
+    second_client = store.wait_status(lambda s: s["client_id"] != first_client)["client_id"]
+    store.open("/cart")
+    after = collector.wait_for_names("glood", ["page_viewed", "cart_viewed"], client_id=second_client)
+    assert all("customer_id" not in e["body"] for e in after)
+    assert {e["session_id"] for e in after}.isdisjoint({e["session_id"] for e in first})
