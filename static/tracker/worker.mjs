@@ -13,12 +13,20 @@ self.onmessage = async (event) => {
       if (!r.ok) throw new Error(`${rt.archive} answered ${r.status}`);
       return r.arrayBuffer();
     });
+    // The merchant's before_send hook (config: the URL of a module whose default export takes an event).
+    let hook = null;
+    try {
+      const cfg = { ...JSON.parse(event.data.cfg || "{}"), ...(event.data.ov || {}) };
+      if (cfg.before_send) hook = (await import(new URL(cfg.before_send, event.data.page.url))).default;
+    } catch (error) {
+      self.postMessage({ t: "log", l: "error", m: `before_send not loaded: ${error}` });
+    }
     const { loadPyodide } = await import(rt.pyodide);
     const pyodide = await loadPyodide({ indexURL: rt.index });
     pyodide.unpackArchive(await archive, "zip", { extractDir: "/glood" });
     pyodide.runPython("import sys; sys.path.insert(0, '/glood')");
     const start = pyodide.pyimport("tracker.browser").start;
-    const py = start(early.shift(), (out) => self.postMessage(JSON.parse(out)));
+    const py = start(early.shift(), (out) => self.postMessage(JSON.parse(out)), hook);
     start.destroy();
     handle = (t) => py(t);
     self.addEventListener("message", (e) => e.data && e.data.t === "bye" && py.destroy());

@@ -49,3 +49,23 @@ def test_identify_then_reset_across_pages(store: StorePage, collector: Collector
     after = collector.wait_for_names("glood", ["page_viewed", "cart_viewed"], client_id=second_client)
     assert all("customer_id" not in e["body"] for e in after)
     assert {e["session_id"] for e in after}.isdisjoint({e["session_id"] for e in first})
+
+
+def test_before_send_drops_samples_and_edits(store: StorePage, collector: Collector) -> None:
+    """The example before_send module (imported by the worker) drops internal searches, keeps about 1 section
+    view in 10 by id and marks those with their sample rate; other events pass unchanged."""
+    store.page.add_init_script("window.gloodTrackerConfig = {before_send: '/static/examples/before_send.js'}")
+    store.open("/collections/all")
+    track = {"section": "1", "products": []}
+    internal = store.track("search_submitted", {"searchResult": {"query": "internal-test"}})
+    shopper = store.track("search_submitted", {"searchResult": {"query": "shirts"}})
+    views = [store.track("glood:section:view", {}, {"track": track}) for _ in range(60)]
+    kept = [i for i in views if int(i[:2], 16) % 10 == 0]
+    store.flush()
+    events = collector.wait_for("glood", lambda ev: {shopper, *kept} <= {e["event_id"] for e in ev},
+                                client_id=store.client_id)
+    by_id = {e["event_id"]: e for e in events}
+    assert internal not in by_id and not (set(views) - set(kept)) & set(by_id)
+    assert by_id[shopper]["event"]["data"] == {"searchResult": {"query": "shirts"}}
+    assert all(by_id[i]["event"]["data"] == {"sample_rate": 0.1} for i in kept)
+    assert store.status()["stats"]["dropped_before_send"] == 1 + len(views) - len(kept)

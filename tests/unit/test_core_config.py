@@ -40,7 +40,7 @@ def test_every_field_can_be_set():
            "genlook_max_events": 10, "max_body_bytes": 2048, "keepalive_quota_bytes": 4096,
            "session_ttl_ms": 1000, "view_ratio": 0.75, "view_duration_ms": 2000, "debug": True,
            "transport": "fetch", "require_consent": True, "persist_max_bytes": 1000, "persist_max_age_ms": 60000,
-           "honor_gpc": False, "filter_bots": True}
+           "honor_gpc": False, "filter_bots": True, "before_send": "/hooks.js"}
     assert {f.name for f in dataclasses.fields(Config)} == set(raw)
     assert dataclasses.asdict(Config.from_mapping(raw)) == raw
 

@@ -638,3 +638,30 @@ def test_track_returns_the_event_and_rejects_before_queueing():
     with pytest.raises(TrackError):
         pipeline.track("page_viewed", {"bad": {1}}, page=PAGE_A)
     assert [e.id for e in pipeline.outboxes["glood"]] == [event.id]
+
+
+def test_before_send_drops_edits_and_survives_a_broken_hook():
+    """A Python before_send sees the event as JSON: None drops it (counted), a changed dict edits it (validated
+    again), a hook that raises or answers junk leaves the event as it was (counted)."""
+    def hook(event):
+        query = event["data"].get("q")
+        if query == "drop":
+            return None
+        if query == "edit":
+            return {**event, "data": {"q": "edited"}}
+        if query == "junk":
+            return ["not", "an", "event"]
+        if query == "bad-name":
+            return {**event, "name": "no_such_event"}
+        raise RuntimeError("hook bug")
+
+    pipeline = make()
+    pipeline.before_send = hook
+    assert pipeline.track("search_submitted", {"q": "drop"}, page=PAGE_A) is None
+    edited = pipeline.track("search_submitted", {"q": "edit"}, page=PAGE_A)
+    assert edited is not None and edited.data == {"q": "edited"}
+    for query in ("junk", "bad-name", "boom"):
+        kept = pipeline.track("search_submitted", {"q": query}, page=PAGE_A)
+        assert kept is not None and kept.data == {"q": query} and kept.name == "search_submitted"
+    assert pipeline.stats["dropped_before_send"] == 1 and pipeline.stats["before_send_failed"] == 3
+    assert pipeline.pending() == 4

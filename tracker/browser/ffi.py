@@ -11,7 +11,7 @@ import json
 from typing import Any, Awaitable, Callable, Mapping
 
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import create_proxy, jsnull, to_js
 
 from ..core.worker import Seams, WorkerTracker
 
@@ -76,11 +76,12 @@ class WebLocks:
             callback.destroy()
 
 
-def start(boot_text: str, post_text: Any) -> Callable[[str], None]:
+def start(boot_text: str, post_text: Any, hook: Any = None) -> Callable[[str], None]:
     """Boot the tracker from the sensor's boot message; returns the handler of every later message.
 
-    `post_text(text)` posts one message (JSON text) to the page. A bad configuration is reported and
-    nothing is tracked (the handler then ignores everything).
+    `post_text(text)` posts one message (JSON text) to the page; `hook` is the merchant's `before_send`
+    module's default export, if any. A bad configuration is reported and nothing is tracked (the handler
+    then ignores everything).
     """
 
     def post(message: dict[str, Any]) -> None:
@@ -89,8 +90,14 @@ def start(boot_text: str, post_text: Any) -> Callable[[str], None]:
     locks = getattr(js.navigator, "locks", None)
     seams = Seams(post=post, request=request, clock=WorkerClock(), later=later,
                   locks=WebLocks(locks) if locks is not None else None)
+    before_send = None
+    if hook is not None:
+        def before_send(event: dict[str, Any]) -> Any:
+            answer = hook(to_js(event, dict_converter=js.Object.fromEntries))
+            return None if answer is None or answer is jsnull else json.loads(str(js.JSON.stringify(answer)))
+
     try:
-        tracker = WorkerTracker(json.loads(boot_text), seams)
+        tracker = WorkerTracker(json.loads(boot_text), seams, before_send)
     except ValueError as exc:  # ConfigError, FactError, bad JSON
         post({"t": "log", "l": "error", "m": f"not started: {exc}"})
         post({"t": "error"})

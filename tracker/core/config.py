@@ -33,6 +33,9 @@ class Config:
     honor_gpc: bool = True
     #: Send nothing for automated browsers and crawlers (off: teams test their tracking with Playwright).
     filter_bots: bool = False
+    #: URL of a JavaScript module whose default export `beforeSend(event)` returns the event (edited) or null;
+    #: the tracker's worker imports it (it runs off the main thread).
+    before_send: str | None = None
     channel: str = "web"
     flush_interval_ms: int = 2000
     max_batch: int = 20
@@ -91,6 +94,10 @@ class Config:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    if name == "before_send":
+        if value is None or (isinstance(value, str) and value):
+            return value or None
+        raise ConfigError("before_send must be the URL of a JavaScript module, or null")
     if name == "glood_public_token":
         if value is None or (isinstance(value, str) and value):
             return value or None

@@ -66,6 +66,7 @@ class Pipeline:
         tab_id: str | None = None,
         consent: str | None = None,
         flush_on_size: bool = True,
+        before_send: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -87,6 +88,8 @@ class Pipeline:
         self.stats: Counter[str] = Counter()
         #: False: a full batch does not flush inside `enqueue` (the caller flushes once after a burst).
         self.flush_on_size = flush_on_size
+        #: The merchant's hook: the event as JSON in, the event (edited) or None out (see `_before_send`).
+        self.before_send = before_send
         #: Bytes of requests sent whose answer is awaited: they hold part of the keepalive quota.
         self.in_flight_bytes = 0
         #: Queued events the last `persist` left out of storage (over persist_max_bytes): still sent while
@@ -159,8 +162,44 @@ class Pipeline:
         if self.muted is not None:
             self.stats[f"dropped_{self.muted}"] += 1
             return None
+        if self.before_send is not None:
+            kept = self._before_send(event)
+            if kept is None:
+                return None
+            event = kept
         self.enqueue(event)
         return event
+
+    def _before_send(self, event: Event) -> Event | None:
+        """The merchant's hook sees the event as plain JSON and returns it (edited or not) or None to drop it.
+        A hook that fails, or returns something that is not an event, leaves the event as it was (counted)."""
+        assert self.before_send is not None
+        plain = {"id": event.id, "name": event.name, "timestamp": event.timestamp, "data": event.data,
+                 "customData": event.custom_data, "page_type": event.page.page_type, "page_url": event.page.url}
+        try:
+            answer = self.before_send(plain)
+        except Exception as exc:  # noqa: BLE001 - a merchant's hook must not stop tracking
+            self.stats["before_send_failed"] += 1
+            self._debug(f"before_send failed on {event.name}: {exc}")
+            return event
+        if answer is None:
+            self.stats["dropped_before_send"] += 1
+            return None
+        try:
+            if not isinstance(answer, dict):
+                raise TrackError("before_send must return the event object or null")
+            name = answer.get("name", event.name)
+            if not isinstance(name, str):
+                raise TrackError("before_send changed the name to something that is not a string")
+            event_type(name)
+            edited = replace(event, name=name, data=check_json_object(answer.get("data"), "data"),
+                             custom_data=check_json_object(answer.get("customData"), "customData"))
+            self._check_size(edited)
+        except TrackError as exc:
+            self.stats["before_send_failed"] += 1
+            self._debug(f"before_send's answer for {event.name} ignored: {exc}")
+            return event
+        return edited
 
     def enqueue(self, event: Event) -> None:
         for outbox in self.outboxes.values():

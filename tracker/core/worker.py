@@ -88,7 +88,8 @@ def read_config(boot: Mapping[str, Any]) -> Config:
 class WorkerTracker:
     """One page's tracker. `start()` after construction; then `handle(message)` for each sensor message."""
 
-    def __init__(self, boot: Mapping[str, Any], seams: Seams) -> None:
+    def __init__(self, boot: Mapping[str, Any], seams: Seams,
+                 before_send: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.seams = seams
         self.config = read_config(boot)
         self.page_boot = PageBoot.from_message(boot.get("page") or {})
@@ -101,7 +102,8 @@ class WorkerTracker:
         consent = initial_consent(self.signals, require_consent=self.config.require_consent,
                                   honor_gpc=self.config.honor_gpc)
         self.pipeline = Pipeline(self.config, self.transport, clock=seams.clock, storage=self.storage,
-                                 log=self._log, tab_id=self.page_id, consent=consent, flush_on_size=False)
+                                 log=self._log, tab_id=self.page_id, consent=consent, flush_on_size=False,
+                                 before_send=before_send)
         if self.config.filter_bots and is_bot(self.signals):
             self.pipeline.mute("bot")
         self.attribution: Attribution | None = None
