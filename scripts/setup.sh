@@ -28,3 +28,16 @@ if [ ! -f "$stamp" ]; then
 fi
 
 bash scripts/vendor.sh
+
+# Wheels the core's tests need inside Pyodide (scripts/pyodide_tests.sh): from PyPI, pinned with hashes in
+# tests/pyodide/requirements.txt, for Pyodide 314's Python 3.14 (pure wheels, and hypothesis's wasm build).
+wheels=.cache/pyodide-wheels
+wheels_stamp=$wheels/.stamp-$(cat tests/pyodide/requirements.txt | sha256sum | cut -c1-16)
+if [ ! -f "$wheels_stamp" ]; then
+  echo "setup: downloading the wheels for the Pyodide test run"
+  rm -rf "$wheels" && mkdir -p "$wheels"
+  .venv/bin/pip download -q --disable-pip-version-check -d "$wheels" -r tests/pyodide/requirements.txt \
+    --require-hashes --no-deps --only-binary=:all: --python-version 3.14 \
+    --platform pyemscripten_2026_0_wasm32 --platform any
+  touch "$wheels_stamp"
+fi

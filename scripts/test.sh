@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Set up (if needed, including Debian's Chromium) and run every test: unit and end-to-end.
+# Set up (if needed, including Debian's Chromium) and run every test: unit and end-to-end, and the core's
+# unit tests inside Pyodide too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
-exec .venv/bin/python -m pytest "$@"
+# Every test in CPython, then the core's unit tests inside Pyodide (scripts/pyodide_tests.sh; PYODIDE_TESTS=0
+# leaves that out). The command fails when either fails; an interrupted pytest (exit code 2) stops here.
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" != 2 ] && [ "${PYODIDE_TESTS:-1}" != 0 ]; then
+  bash scripts/pyodide_tests.sh || { rc=$?; [ "$status" != 0 ] || status=$rc; }
+fi
+exit "$status"
