@@ -7,7 +7,10 @@ bash scripts/setup.sh --browser
 # Every test in CPython, then the core's unit tests inside Pyodide (scripts/pyodide_tests.sh; PYODIDE_TESTS=0
 # leaves that out). The command fails when either fails; an interrupted pytest (exit code 2) stops here.
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+# The tracker package type-checks (mypy --strict) and lints (ruff) clean, as configured in pyproject.toml.
+.venv/bin/mypy || status=$?
+.venv/bin/ruff check tracker || status=$?
+.venv/bin/python -m pytest "$@" || { rc=$?; [ "$status" != 0 ] || status=$rc; }
 if [ "$status" != 2 ] && [ "${PYODIDE_TESTS:-1}" != 0 ]; then
   bash scripts/pyodide_tests.sh || { rc=$?; [ "$status" != 0 ] || status=$rc; }
 fi

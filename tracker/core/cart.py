@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["CartChange", "removed_line"]
 
 
 @dataclass(frozen=True)
 class CartChange:
-    """A submitted `/cart/change` form (Shopify's convention): a 1-based `line` or a variant `id`, and the new quantity."""
+    """A submitted `/cart/change` form (Shopify's convention): a 1-based `line` or a variant `id`, and the new
+    quantity."""
 
     line: str | None
     variant_id: str | None
@@ -41,8 +43,9 @@ def removed_line(cart: Mapping[str, Any], change: CartChange) -> dict[str, Any] 
                      and str(item.get("variant_id")) == change.variant_id), None)
     if not isinstance(line, dict):
         return None
-    return {"cartLine": {"merchandise": {"id": _text(line.get("variant_id")), "product": {"id": _text(line.get("product_id"))}},
-                         "quantity": line.get("quantity") if isinstance(line.get("quantity"), int) else None}}
+    merchandise = {"id": _text(line.get("variant_id")), "product": {"id": _text(line.get("product_id"))}}
+    quantity = line.get("quantity") if isinstance(line.get("quantity"), int) else None
+    return {"cartLine": {"merchandise": merchandise, "quantity": quantity}}
 
 
 def _text(value: Any) -> str | None:

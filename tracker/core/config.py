@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["Config", "ConfigError", "GLOOD_EVENTS_PATH", "GLOOD_INIT_PATH", "GENLOOK_EVENTS_PATH"]
 
@@ -58,7 +59,7 @@ class Config:
         return self.glood_url.rstrip("/") + GLOOD_INIT_PATH
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any] | None) -> "Config":
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> Config:
         """Build a Config from JSON-like data; unknown keys and bad values raise ConfigError."""
         raw = dict(raw or {})
         known = {f.name: f for f in fields(cls)}

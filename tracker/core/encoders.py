@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .config import Config
 from .events import Event
@@ -88,26 +89,30 @@ def _product_properties(product: Any) -> dict[str, Any]:
     return out
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else {}."""
+    return value if isinstance(value, dict) else {}
+
+
 def _cart_line_properties(data: dict[str, Any]) -> dict[str, Any]:
     """Shopify's `cartLine` (`{merchandise: {id, product: {id}}, quantity}`) as product_id, variant_id, quantity."""
-    line = data.get("cartLine")
-    line = line if isinstance(line, dict) else {}
-    merchandise = line.get("merchandise") if isinstance(line.get("merchandise"), dict) else {}
-    product = merchandise.get("product") if isinstance(merchandise.get("product"), dict) else {}
+    line = _object(data.get("cartLine"))
+    merchandise = _object(line.get("merchandise"))
+    product = _object(merchandise.get("product"))
     rest = {k: v for k, v in _snake_keys(data).items() if k != "cart_line"}
     return {**rest, "product_id": shopify_gid("Product", product.get("id")),
             "variant_id": shopify_gid("ProductVariant", merchandise.get("id")), "quantity": line.get("quantity")}
 
 
 def _collection_properties(data: dict[str, Any]) -> dict[str, Any]:
-    collection = data.get("collection") if isinstance(data.get("collection"), dict) else {}
+    collection = _object(data.get("collection"))
     out = {f"collection_{k}": v for k, v in _snake_keys(collection).items() if k != "id"}
     out["collection_id"] = shopify_gid("Collection", collection.get("id"))
     return out
 
 
 def _cart_properties(data: dict[str, Any]) -> dict[str, Any]:
-    cart = data.get("cart") if isinstance(data.get("cart"), dict) else {}
+    cart = _object(data.get("cart"))
     return {("cart_" + k if not k.startswith("cart_") else k): v for k, v in _snake_keys(cart).items()
             if k != "lines"} | {"line_count": len(cart["lines"]) if isinstance(cart.get("lines"), list) else None}
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 __all__ = [
     "STANDARD_EVENTS",
@@ -82,7 +83,7 @@ def event_type(name: str) -> str:
 
 def iso_timestamp(epoch_ms: int) -> str:
     """ISO 8601 UTC with milliseconds, e.g. 2026-04-16T10:29:58.123Z."""
-    dt = datetime.fromtimestamp(epoch_ms / 1000.0, tz=timezone.utc)
+    dt = datetime.fromtimestamp(epoch_ms / 1000.0, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
@@ -152,7 +153,7 @@ class SectionTrack:
     parent: ProductRef | None = None
     products: tuple[ProductRef, ...] = ()
 
-    def with_products(self, products: tuple[ProductRef, ...]) -> "SectionTrack":
+    def with_products(self, products: tuple[ProductRef, ...]) -> SectionTrack:
         return SectionTrack(self.section, self.section_serve_id, self.request_id,
                             self.recommendation_type, self.page, self.parent, products)
 

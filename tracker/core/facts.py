@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .cart import CartChange, removed_line
 from .events import PAGE_TYPES, PageContext, ProductRef, SectionTrack
@@ -61,7 +62,7 @@ class PageData:
     raw: dict[str, Any]
 
     @classmethod
-    def parse(cls, text: str | None) -> tuple["PageData", str | None]:
+    def parse(cls, text: str | None) -> tuple[PageData, str | None]:
         """(page data, problem): invalid JSON or a non-object is reported and read as an 'other' page."""
         raw: Any = {}
         problem = None
@@ -103,7 +104,7 @@ class PageBoot:
     page_json: str | None = None
 
     @classmethod
-    def from_message(cls, raw: Mapping[str, Any]) -> "PageBoot":
+    def from_message(cls, raw: Mapping[str, Any]) -> PageBoot:
         """From the sensor's boot record (docs/design.md §6); FactError when it is not one."""
         try:
             page_id, pageview_id, t0 = raw["page"], raw["pv"], raw["t0"]
@@ -357,7 +358,7 @@ class PageJudge:
                 "view": self.viewability.snapshot()}
 
     @classmethod
-    def restore(cls, boot: PageBoot, state: Any, *, ratio: float, duration_ms: float) -> "PageJudge":
+    def restore(cls, boot: PageBoot, state: Any, *, ratio: float, duration_ms: float) -> PageJudge:
         """A judge in the state `snapshot()` described (a fresh one when `state` is not such a record)."""
         judge = cls(boot, ratio, duration_ms)
         if not isinstance(state, dict):

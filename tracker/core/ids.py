@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["IdFactory", "uuid4_ids", "sequential_ids"]
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
-from typing import Any, Collection, Iterable
+from typing import Any
 
 from .clock import Clock
 from .events import Event, Owner, PageContext, event_type
@@ -115,7 +116,7 @@ class Journal:
             self.storage.remove(self.key)
             self._written = False
             return True
-        text = ('{"v":%d,"tab":%s,"seen":%d,"events":[' % (_VERSION, json.dumps(self.tab_id), self.clock.now_ms())
+        text = (f'{{"v":{_VERSION},"tab":{json.dumps(self.tab_id)},"seen":{self.clock.now_ms()},"events":['
                 + ",".join(self._encode(e) for e in entries) + "]}")
         self._written = self.storage.set(self.key, text)
         return self._written
@@ -151,7 +152,8 @@ class Journal:
                     corrupt += 1
         return taken, corrupt
 
-    def claim_facts(self, alive: Collection[str] | None, previous: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def claim_facts(self, alive: Collection[str] | None,
+                    previous: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Take over the sensor's fact records of pages that are gone, like `claim`: (records, corrupt)."""
         taken: list[dict[str, Any]] = []
         corrupt = 0
@@ -164,7 +166,8 @@ class Journal:
                 record = json.loads(self.storage.get(key) or "")
             except ValueError:
                 record = None
-            if not (isinstance(record, dict) and record.get("v") == _VERSION and isinstance(record.get("seen"), (int, float))
+            if not (isinstance(record, dict) and record.get("v") == _VERSION
+                    and isinstance(record.get("seen"), (int, float))
                     and isinstance(record.get("f"), list) and isinstance(record.get("boot"), dict)):
                 corrupt += 1
                 self.storage.remove(key)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .batching import Body, Budget, genlook_bodies, glood_bodies
 from .clock import Clock, SystemClock
@@ -372,7 +374,7 @@ class Pipeline:
                     self.in_flight_bytes += body.size
                     self.outboxes[name].hold(body.event_ids)
                     report.awaiting.append(body)
-                    result.subscribe(lambda status, retry_after, n=name, b=body: self._settle(n, b, status, retry_after))
+                    result.subscribe(functools.partial(self._settle, name, body))
                 elif result:
                     budget.spend(body.size)
                     self.outboxes[name].remove(body.event_ids)

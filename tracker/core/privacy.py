@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .storage import Storage
@@ -36,7 +37,7 @@ class BrowserSignals:
     user_agent: str = ""
 
     @classmethod
-    def from_message(cls, raw: Any) -> "BrowserSignals":
+    def from_message(cls, raw: Any) -> BrowserSignals:
         raw = raw if isinstance(raw, Mapping) else {}
         shopify = raw.get("shopify")
         sale = raw.get("sale")
@@ -83,7 +84,7 @@ class Attribution:
         return out
 
     @classmethod
-    def load(cls, storage: Storage) -> "Attribution | None":
+    def load(cls, storage: Storage) -> Attribution | None:
         try:
             raw = json.loads(storage.get(ATTRIBUTION_KEY) or "null")
         except ValueError:
@@ -95,7 +96,7 @@ class Attribution:
                    visit if isinstance(visit, str) else None)
 
     @classmethod
-    def update(cls, storage: Storage, url: str, referrer: str, visit_id: str | None) -> "Attribution":
+    def update(cls, storage: Storage, url: str, referrer: str, visit_id: str | None) -> Attribution:
         """This page's touch within the visit (`visit_id`: the visit going on, None when a new one is to start):
         a new visit starts a new first touch; a page with campaign parameters, or one reached from another
         site, is the new last touch. Stored for the next pages."""
@@ -111,7 +112,7 @@ class Attribution:
                                                  "visit": current.visit_id}))
         return current
 
-    def bind(self, storage: Storage, visit_id: str) -> "Attribution":
+    def bind(self, storage: Storage, visit_id: str) -> Attribution:
         """The visit started on this page: the stored attribution belongs to it."""
         bound = Attribution(self.first, self.last, visit_id)
         storage.set(ATTRIBUTION_KEY, json.dumps({"first": bound.first, "last": bound.last, "visit": visit_id}))

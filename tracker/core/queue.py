@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .events import Event
 
@@ -37,7 +37,7 @@ class Outbox:
     def release(self, ids: Iterable[str]) -> None:
         self._in_flight.difference_update(ids)
 
-    def restamp(self, change: "Callable[[Event], Event]") -> None:
+    def restamp(self, change: Callable[[Event], Event]) -> None:
         """Replace every event (same id, same place in the queue) by `change(event)`."""
         self._events = {event_id: change(event) for event_id, event in self._events.items()}
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Callable
 
 __all__ = ["Backoff", "RetryState", "outcome_for_status", "parse_retry_after"]
 

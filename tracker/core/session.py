@@ -23,11 +23,12 @@ class Identity:
     client_id: str
 
     @classmethod
-    def load_or_create(cls, storage: Storage, new_id: IdFactory) -> "Identity":
+    def load_or_create(cls, storage: Storage, new_id: IdFactory) -> Identity:
         raw = storage.get(IDENTITY_KEY)
         try:
             data = json.loads(raw) if raw else None
-            if isinstance(data, dict) and isinstance(data.get("user_id"), str) and isinstance(data.get("client_id"), str):
+            if (isinstance(data, dict) and isinstance(data.get("user_id"), str)
+                    and isinstance(data.get("client_id"), str)):
                 return cls(data["user_id"], data["client_id"])
         except ValueError:
             pass

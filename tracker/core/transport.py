@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Union
+from typing import Any, Protocol
 
 __all__ = ["Transport", "Receipt", "Outcome", "Sent", "MockTransport", "RelayTransport", "BEACON_ACCEPTED", "NOT_SENT"]
 
 #: What a request's answer says: HTTP status (None = network failure) and Retry-After in ms (or None).
-Outcome = Callable[[Union[int, None], Union[float, None]], None]
+Outcome = Callable[[int | None, float | None], None]
 
 
 class Receipt:
@@ -48,7 +49,7 @@ class Transport(Protocol):
     """
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
-             destination: str = "", event_ids: tuple[str, ...] = ()) -> "bool | Receipt": ...
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> bool | Receipt: ...
 
 
 @dataclass(frozen=True)
@@ -70,18 +71,18 @@ class MockTransport:
     to `settle` with a status, as a server would.
     """
 
-    def __init__(self, handler: Callable[[str, bytes, Mapping[str, str]], "bool | Receipt"] | None = None) -> None:
+    def __init__(self, handler: Callable[[str, bytes, Mapping[str, str]], bool | Receipt] | None = None) -> None:
         self.handler = handler
         self.sent: list[Sent] = []
         self.refused: list[Sent] = []
         self.receipts: list[tuple[Sent, Receipt]] = []
 
     @classmethod
-    def fetch_like(cls) -> "MockTransport":
+    def fetch_like(cls) -> MockTransport:
         return cls(lambda _url, _body, _headers: Receipt())
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
-             destination: str = "", event_ids: tuple[str, ...] = ()) -> "bool | Receipt":
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> bool | Receipt:
         request = Sent(url, bytes(body), dict(headers or {}))
         result = True if self.handler is None else self.handler(url, request.body, request.headers)
         if isinstance(result, Receipt):
@@ -123,7 +124,7 @@ class RelayTransport:
         self._waiting: dict[int, Receipt] = {}
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
-             destination: str = "", event_ids: tuple[str, ...] = ()) -> "bool | Receipt":
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> bool | Receipt:
         self._next += 1
         receipt = Receipt()
         self._waiting[self._next] = receipt

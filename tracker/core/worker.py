@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from .clock import Clock
 from .config import Config, ConfigError
@@ -442,7 +443,12 @@ class WorkerTracker:
 
     async def _sleep(self, ms: float) -> None:
         future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
-        self.seams.later(ms, lambda: future.done() or future.set_result(None))
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self.seams.later(ms, wake)
         await future
 
     # -- earlier pages ---------------------------------------------------------------------
