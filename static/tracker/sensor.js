@@ -4,7 +4,9 @@
 (() => {
   const W = window, D = document, N = navigator, P = performance, G = "glood_tracker:";
   const rt = JSON.parse(D.currentScript.dataset.runtime);
-  const uid = () => crypto.randomUUID();
+  // (randomUUID exists only in secure contexts: a store tried on a LAN address over http gets the fallback.)
+  const uid = () => crypto.randomUUID ? crypto.randomUUID()
+    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, c => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
   const ls = f => { try { return f(localStorage) } catch (e) {} };
   const text = id => { const el = D.getElementById(id); return el ? el.textContent : null };
   // k: the state relay.js shares (facts not yet judged, the worker's last hold, what was sent, questions waiting).
