@@ -52,6 +52,8 @@ REVALIDATE = "no-cache"
 _HASHED_NAME = re.compile(r"-(?=[\w-]*[A-Z0-9])[\w-]{8}\.(?:m?js|css)$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 TRACKER_PREFIX = "/static/tracker"
+#: Modules of the tracker package left out of the archive a page loads.
+NOT_SHIPPED = frozenset({"testing.py"})
 VENDOR_PREFIX = "/static/vendor"
 #: Precompressed variants stored next to a file, in order of preference: (Content-Encoding, suffix).
 ENCODINGS = (("zstd", ".zst"), ("gzip", ".gz"))
@@ -221,8 +223,9 @@ class TrackerBundle:
         self._archive: TrackerArchive | None = None
 
     def _sources(self) -> list[tuple[str, Path]]:
+        """Every .py of the package but the test doubles (`tracker/testing.py`), which are not shipped."""
         found = [(p.relative_to(self.tracker_dir).as_posix(), p) for p in self.tracker_dir.rglob("*.py")]
-        return sorted(found)
+        return sorted((name, path) for name, path in found if name not in NOT_SHIPPED)
 
     def archive(self) -> TrackerArchive:
         sources = self._sources()

@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
-from tracker.core.clock import FakeClock, SystemClock
+from tracker.core.clock import SystemClock
 from tracker.core.events import Event, PageContext
-from tracker.core.ids import sequential_ids, uuid4_ids
+from tracker.core.ids import uuid4_ids
 from tracker.core.queue import Outbox
-from tracker.core.storage import BrokenStorage, MemoryStorage
-from tracker.core.transport import MockTransport, Sent
+from tracker.core.storage import MemoryStorage
+from tracker.testing import BrokenStorage, FakeClock, MockTransport, Sent, sequential_ids
 
 
 def test_fake_clock_moves_only_when_told():

@@ -14,16 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.core.clock import FakeClock
 from tracker.core.config import Config
 from tracker.core.events import (
     CUSTOM_EVENTS, EVENT_NAMES, PAGE_TYPES, STANDARD_EVENTS, Event, PageContext, ProductRef,
     SectionTrack, TrackError, check_json_object, event_type, iso_timestamp,
 )
-from tracker.core.ids import sequential_ids
 from tracker.core.pipeline import Pipeline
 from tracker.core.storage import MemoryStorage
-from tracker.core.transport import MockTransport
+from tracker.testing import FakeClock, MockTransport, sequential_ids
 
 #: The `event.name` enum of Glood's HeadlessEventsRequest, verbatim from the OpenAPI seed.
 OPENAPI_NAMES = [

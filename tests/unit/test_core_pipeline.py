@@ -7,15 +7,13 @@ from collections import Counter
 
 import pytest
 
-from tracker.core.clock import FakeClock
 from tracker.core.config import Config
 from tracker.core.encoders import LIB_VERSION
 from tracker.core.events import PageContext, ProductRef, SectionTrack, TrackError
-from tracker.core.ids import sequential_ids
 from tracker.core.pipeline import Pipeline
 from tracker.core.session import IDENTITY_KEY
-from tracker.core.storage import BrokenStorage, MemoryStorage
-from tracker.core.transport import MockTransport
+from tracker.core.storage import MemoryStorage
+from tracker.testing import BrokenStorage, FakeClock, MockTransport, sequential_ids
 
 SHOP = "demo-store.myshopify.com"
 GLOOD_URL = "/api/storefront/v3/headless/events"

@@ -6,16 +6,15 @@ import json
 
 import pytest
 
-from tracker.core.clock import FakeClock
 from tracker.core.config import Config
 from tracker.core.events import PageContext
-from tracker.core.ids import sequential_ids
 from tracker.core.journal import JOURNAL_PREFIX, Entry, Journal, event_from_record, event_record
 from tracker.core.pipeline import Pipeline
 from tracker.core.retry import Backoff
 from tracker.core.session import IDENTITY_KEY, VISIT_KEY
-from tracker.core.storage import BrokenStorage, MemoryStorage
-from tracker.core.transport import MockTransport, Receipt
+from tracker.core.storage import MemoryStorage
+from tracker.core.transport import Receipt
+from tracker.testing import BrokenStorage, FakeClock, MockTransport, sequential_ids
 
 SHOP = "demo-store.myshopify.com"
 PAGE = PageContext(url="https://demo-store.myshopify.com/products/a", page_type="product", pageview_id="pv-1",

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from tracker.core.clock import FakeClock
-from tracker.core.ids import sequential_ids
 from tracker.core.session import IDENTITY_KEY, VISIT_KEY, Identity, Session
-from tracker.core.storage import BrokenStorage, MemoryStorage
+from tracker.core.storage import MemoryStorage
+from tracker.testing import BrokenStorage, FakeClock, sequential_ids
 
 TTL = 30 * 60 * 1000
 

@@ -9,12 +9,12 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import pytest
 
-from tracker.core.clock import FakeClock
 from tracker.core.config import ConfigError
 from tracker.core.facts import stable_id
 from tracker.core.journal import FACTS_PREFIX, JOURNAL_PREFIX
 from tracker.core.transport import BEACON_ACCEPTED, NOT_SENT
 from tracker.core.worker import ADOPT_LOCK, TAB_LOCK_PREFIX, Seams, WorkerTracker
+from tracker.testing import FakeClock
 
 T0 = 1_776_000_000_000
 CONFIG = json.dumps({"shop_domain": "shop.myshopify.com", "flush_interval_ms": 600_000, "max_batch": 1000})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "FakeClock"]
+__all__ = ["Clock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -26,23 +26,3 @@ class SystemClock:
 
     def monotonic_ms(self) -> float:
         return time.monotonic() * 1000.0
-
-
-class FakeClock:
-    """A clock that moves only when told to; both readings advance together."""
-
-    def __init__(self, now_ms: int = 1_776_000_000_000, monotonic_ms: float = 0.0) -> None:
-        self._now = now_ms
-        self._mono = monotonic_ms
-
-    def now_ms(self) -> int:
-        return self._now
-
-    def monotonic_ms(self) -> float:
-        return self._mono
-
-    def advance(self, ms: float) -> None:
-        if ms < 0:
-            raise ValueError("a clock cannot go back")
-        self._mono += ms
-        self._now += int(ms)

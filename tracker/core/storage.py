@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Storage", "MemoryStorage", "BrokenStorage", "GatedStorage", "MirrorStorage"]
+__all__ = ["Storage", "MemoryStorage", "GatedStorage", "MirrorStorage"]
 
 
 class Storage(Protocol):
@@ -46,21 +46,6 @@ class MemoryStorage:
     def keys(self, prefix: str = "") -> list[str]:
         return [k for k in self.data if k.startswith(prefix)]
 
-
-class BrokenStorage:
-    """Storage that is disabled: reads find nothing, writes are refused."""
-
-    def get(self, key: str) -> str | None:
-        return None
-
-    def set(self, key: str, value: str) -> bool:
-        return False
-
-    def remove(self, key: str) -> None:
-        return None
-
-    def keys(self, prefix: str = "") -> list[str]:
-        return []
 
 
 class GatedStorage:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Transport", "Receipt", "Outcome", "Sent", "MockTransport", "RelayTransport", "BEACON_ACCEPTED", "NOT_SENT"]
+__all__ = ["Transport", "Receipt", "Outcome", "RelayTransport", "BEACON_ACCEPTED", "NOT_SENT"]
 
 #: What a request's answer says: HTTP status (None = network failure) and Retry-After in ms (or None).
 Outcome = Callable[[int | None, float | None], None]
@@ -51,58 +49,6 @@ class Transport(Protocol):
     def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
              destination: str = "", event_ids: tuple[str, ...] = ()) -> bool | Receipt: ...
 
-
-@dataclass(frozen=True)
-class Sent:
-    """One request a MockTransport accepted."""
-
-    url: str
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
-
-class MockTransport:
-    """Records requests; `handler(url, body, headers)` decides: True/False like a beacon, or a Receipt.
-
-    `MockTransport.fetch_like()` answers every request with a Receipt kept in `receipts`, for tests
-    to `settle` with a status, as a server would.
-    """
-
-    def __init__(self, handler: Callable[[str, bytes, Mapping[str, str]], bool | Receipt] | None = None) -> None:
-        self.handler = handler
-        self.sent: list[Sent] = []
-        self.refused: list[Sent] = []
-        self.receipts: list[tuple[Sent, Receipt]] = []
-
-    @classmethod
-    def fetch_like(cls) -> MockTransport:
-        return cls(lambda _url, _body, _headers: Receipt())
-
-    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
-             destination: str = "", event_ids: tuple[str, ...] = ()) -> bool | Receipt:
-        request = Sent(url, bytes(body), dict(headers or {}))
-        result = True if self.handler is None else self.handler(url, request.body, request.headers)
-        if isinstance(result, Receipt):
-            self.receipts.append((request, result))
-        ok = bool(result)
-        (self.sent if ok else self.refused).append(request)
-        return result if isinstance(result, Receipt) else ok
-
-    def unsettled(self) -> list[tuple[Sent, Receipt]]:
-        return [(request, receipt) for request, receipt in self.receipts if not receipt.settled]
-
-    def settle_all(self, status: int | None, retry_after_ms: float | None = None) -> int:
-        """Answer every request still waiting; returns how many were answered."""
-        waiting = self.unsettled()
-        for _request, receipt in waiting:
-            receipt.settle(status, retry_after_ms)
-        return len(waiting)
-
-    def bodies(self, url_part: str = "") -> list[Any]:
-        return [s.json() for s in self.sent if url_part in s.url]
 
 
 #: The sensor's answers that are not HTTP statuses: a beacon the browser queued, a request not made.
