@@ -16,6 +16,8 @@ from .assets import StaticAssets, TrackerBundle, tracker_routes
 from .cart import cart_routes
 from .catalog import CATALOG
 from .collector import collector_routes
+from .funnel import funnel_routes
+from .headless import headless_routes
 from .pages import error_response, page_routes, server_error
 from .recommend import sections_route
 from .security import HostGuard, SecurityHeaders
@@ -41,9 +43,11 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         *page_routes(),
+        *headless_routes(),
         *cart_routes(),
         sections_route(),
         *collector_routes(),
+        *funnel_routes(),
         *tracker_routes(),
         Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False, vendor=state.bundle.vendor),
               name="static"),

@@ -1,4 +1,5 @@
-"""The cart: kept server-side in SQLite under a `cart` cookie; add, change and add.js like Shopify's.
+"""The cart: kept server-side in SQLite under a `cart` cookie; add, change, add.js, change.js and cart.js like
+Shopify's.
 
 Every action changes state, so each requires a same-origin request (`same_origin_only`: 403 in the
 Error shape otherwise). A line holds at most MAX_QUANTITY: an add that would take it past is refused
@@ -157,9 +158,42 @@ async def change(request: Request) -> Response:
     return remember_cart(RedirectResponse("/cart", status_code=303), token, is_new)
 
 
+async def cart_js(request: Request) -> Response:
+    """`GET /cart.js`: the visitor's cart as JSON (the page context's `cart`)."""
+    state = app_state(request)
+    token, is_new = cart_token(request)
+    return remember_cart(JSONResponse(load_cart(state, token).to_json(), headers={"Cache-Control": "no-store"}),
+                         token, is_new)
+
+
+async def change_js(request: Request) -> Response:
+    """`POST /cart/change.js` with JSON `{line (1-based) | id (variant), quantity}` (application/json only; 0
+    removes the line): answers the cart as JSON."""
+    state = app_state(request)
+    token, is_new = cart_token(request)
+    body = (await read_json(request, types=(JSON_TYPE,))).data
+    if not isinstance(body, dict):
+        raise Rejection(422, "body: must be an object with line (or id) and quantity")
+    lines = load_cart(state, token).lines
+    if "line" in body:
+        line = body["line"]
+        number = None if isinstance(line, bool) else whole_number(str(line).strip())
+        if number is None or not 1 <= number <= len(lines):
+            raise Rejection(422, f"line: must be from 1 to {len(lines)}, not {str(line)[:40]!r}")
+        variant_id = lines[number - 1].variant.id
+    else:
+        variant_id = str(body.get("id", "")).strip()
+        if not any(line.variant.id == variant_id for line in lines):
+            raise Rejection(422, f"id: no line of variant {variant_id[:40]!r} in the cart")
+    state.db.set_cart_quantity(token, variant_id, _quantity(body.get("quantity", 0), minimum=0))
+    return remember_cart(JSONResponse(load_cart(state, token).to_json()), token, is_new)
+
+
 def cart_routes() -> list[Route]:
     return [
+        Route("/cart.js", cart_js, methods=["GET"]),
         Route("/cart/add", same_origin_only(add), methods=["POST"]),
         Route("/cart/add.js", same_origin_only(add_js), methods=["POST"]),
+        Route("/cart/change.js", same_origin_only(change_js), methods=["POST"]),
         Route("/cart/change", same_origin_only(change), methods=["POST"]),
     ]

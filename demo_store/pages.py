@@ -7,7 +7,7 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 from string import Template
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,12 +18,12 @@ from .api import Rejection, json_error
 from .assets import TrackerBundle
 from .cart import Cart, cart_token, load_cart, remember_cart
 from .catalog import Collection, Product, format_money, format_price
-from .recommend import SECTION_TYPES, Section, SectionProduct, recommend
+from .recommend import SECTION_TYPES, Section, SectionProduct, recommend, record_serves
 from .settings import AppState, Settings, app_state
 from .store_db import DESTINATIONS
 
-__all__ = ["SECTION_ELEMENT_IDS", "esc", "json_script", "tracker_embed", "section_html",
-           "page_routes", "error_response", "server_error"]
+__all__ = ["SECTION_ELEMENT_IDS", "esc", "render", "json_script", "tracker_embed", "section_html", "collection_json",
+           "product_context", "page_routes", "error_response", "server_error"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Stable element ids of the sections, for tests and for store.js.
@@ -31,7 +31,7 @@ SECTION_ELEMENT_IDS = {"trending": "section-trending", "similar_products": "sect
                        "bought_together": "section-fbt", "you_may_also_like": "section-below"}
 #: The section store.js fetches into a product page's `#fbt-slot` (by id, from the sections API).
 FBT_SECTION_ID = next(i for i, kind in SECTION_TYPES.items() if kind == "bought_together")
-JSON_PREFIXES = ("/api/", "/apps/", "/_collector/", "/static/", "/cart/add.js")
+JSON_PREFIXES = ("/api/", "/apps/", "/_collector/", "/static/", "/cart/add.js", "/cart/change.js", "/cart.js")
 
 
 def esc(value: Any) -> str:
@@ -59,17 +59,19 @@ def json_script(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{esc(element_id)}">{text}</script>'
 
 
-def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None) -> str:
+def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None,
+                  config: Mapping[str, Any] | None = None) -> str:
     """The tracker's embed (contract §3): the config tag and the inline sensor, which names the rest.
 
     Nothing else of the tracker loads before the page's `load` event: the sensor then imports its second
     half, which starts the worker (Pyodide and the tracker package, from versioned, immutable URLs).
+    `config` adds (or replaces) keys of the page's tracker config (the headless app's `channel`).
     """
     bundle = bundle or TrackerBundle(settings.tracker_dir, settings.static_dir)
     sensor = bundle.sensor()
     if "</script" in sensor.lower():
         raise ValueError("the sensor's text cannot be inlined: it contains </script")
-    config = settings.tracker_config()
+    config = {**settings.tracker_config(), **(config or {})}
     runtime = json.dumps(bundle.runtime(config.get("require_consent") is True, config.get("honor_gpc") is not False),
                          separators=(",", ":"))
     return "\n".join([
@@ -113,7 +115,10 @@ def section_html(section: Section, element_id: str) -> str:
     return f'<section {_attributes(pairs)}>\n<h2>{esc(section.title)}</h2>\n<ul>\n{items}</ul>\n</section>'
 
 
-def _sections(sections: Iterable[Section]) -> dict[str, str]:
+def _sections(request: Request, page_type: str, sections: Iterable[Section]) -> dict[str, str]:
+    """The sections' markup by recommendation type; each is recorded as served by this page."""
+    sections = tuple(sections)
+    record_serves(app_state(request), sections, source="page", page_type=page_type, page_url=str(request.url))
     return {s.recommendation_type: section_html(s, SECTION_ELEMENT_IDS[s.recommendation_type]) for s in sections}
 
 
@@ -127,7 +132,8 @@ def _current(is_current: bool) -> str:
 
 def _nav(state: AppState, cart: Cart, current: str) -> str:
     links = [("/", "Home"), *((c.url, c.title) for c in state.catalog.navigation),
-             ("/collections/all", "All products"), ("/cart", f"Cart ({cart.item_count})"), ("/_collector", "Events")]
+             ("/collections/all", "All products"), ("/cart", f"Cart ({cart.item_count})"), ("/headless/", "Headless"),
+             ("/_collector", "Events")]
     return "\n".join(f'<a href="{esc(url)}"{_current(url == current)}>{esc(label)}</a>' for url, label in links)
 
 
@@ -151,7 +157,7 @@ def _page(request: Request, *, title: str, main: str, context: dict[str, Any], s
 
 async def home(request: Request) -> Response:
     state = app_state(request)
-    sections = _sections(recommend(state.catalog, "home"))
+    sections = _sections(request, "home", recommend(state.catalog, "home"))
     tiles = "".join(
         f'<li><a class="tile" href="{esc(c.url)}"><span class="tile-title">{esc(c.title)}</span>'
         f'<span class="muted">{esc(c.description)}</span></a></li>' for c in state.catalog.navigation)
@@ -159,8 +165,19 @@ async def home(request: Request) -> Response:
     return _page(request, title="Home", main=main, context={"page_type": "home"})
 
 
-def _collection_json(collection: Collection) -> dict[str, str]:
+def collection_json(collection: Collection) -> dict[str, str]:
+    """A collection as the page context (`#glood-page`) describes it."""
     return {"id": collection.id, "handle": collection.handle, "title": collection.title}
+
+
+def product_context(state: AppState, found: Product) -> dict[str, Any]:
+    """A product page's context (without the cart): the product (its first variant) and its collection."""
+    home_collection = state.catalog.collection(found.collection)
+    assert home_collection is not None
+    return {"page_type": "product",
+            "product": {"id": found.id, "variant_id": found.default_variant.id, "title": found.title,
+                        "price": format_price(found.price_cents), "handle": found.handle},
+            "collection": collection_json(home_collection)}
 
 
 async def collection(request: Request) -> Response:
@@ -171,7 +188,7 @@ async def collection(request: Request) -> Response:
     main = render("collection", title=esc(found.title), description=esc(found.description),
                   cards="".join(_product_card(p) for p in state.catalog.products_in(found)))
     return _page(request, title=found.title, main=main,
-                 context={"page_type": "collection", "collection": _collection_json(found)})
+                 context={"page_type": "collection", "collection": collection_json(found)})
 
 
 def _variant_picker(product: Product) -> str:
@@ -188,7 +205,8 @@ async def product(request: Request) -> Response:
         raise HTTPException(404, "No product here.")
     home_collection = state.catalog.collection(found.collection)
     assert home_collection is not None
-    sections = _sections(recommend(state.catalog, "product", found, ("similar_products", "you_may_also_like")))
+    sections = _sections(request, "product",
+                         recommend(state.catalog, "product", found, ("similar_products", "you_may_also_like")))
     main = render(
         "product", id=esc(found.id), variant_id=esc(found.default_variant.id), title=esc(found.title),
         price=esc(format_money(found.price_cents)), description=esc(found.description), color=esc(found.color),
@@ -196,11 +214,7 @@ async def product(request: Request) -> Response:
         variant_picker=_variant_picker(found), similar=sections["similar_products"],
         fbt_element_id=SECTION_ELEMENT_IDS["bought_together"], fbt_section_id=esc(FBT_SECTION_ID),
         shop=esc(state.settings.shop_domain), below=sections["you_may_also_like"])
-    context = {"page_type": "product",
-               "product": {"id": found.id, "variant_id": found.default_variant.id, "title": found.title,
-                           "price": format_price(found.price_cents), "handle": found.handle},
-               "collection": _collection_json(home_collection)}
-    return _page(request, title=found.title, main=main, context=context)
+    return _page(request, title=found.title, main=main, context=product_context(state, found))
 
 
 def _cart_rows(cart: Cart) -> str:

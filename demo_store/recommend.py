@@ -3,11 +3,13 @@
 The products are chosen deterministically from the catalogue; each serve gets fresh ids
 (`sectionServeId` per section, one `requestId` per request). The pages render sections server-side from
 `recommend()`; `POST /api/storefront/v3/headless/sections` answers them in Glood's documented shape
-(shared/notes/glood-headless-flow.md §2), which static/store.js renders into the same markup.
+(shared/notes/glood-headless-flow.md §2), which static/store.js and static/headless.js render into the same
+markup. Every serve, the pages' and the stand-in's, is recorded (`record_serves`) for the collector's funnel.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,12 +24,16 @@ from .api import Payload, Rejection, json_api_route
 from .catalog import Catalog, Product, format_price
 from .schemas import GLOOD_SECTIONS
 from .settings import AppState
+from .store_db import Serve
 
 __all__ = ["SECTIONS_PATH", "PAGE_SECTIONS", "RECOMMENDATION_TYPES", "SECTION_TYPES", "RecommendError",
            "SectionProduct", "Parent", "Section", "new_request_id", "recommend", "api_product", "api_section",
-           "sections_route"]
+           "record_serves", "sections_route"]
 
 SECTIONS_PATH = "/api/storefront/v3/headless/sections"
+#: The longest page URL recorded with a serve (the rest is cut).
+MAX_SERVE_URL = 2048
+_LOG = logging.getLogger("demo_store")
 
 
 class RecommendError(ValueError):
@@ -208,6 +214,18 @@ def api_section(catalog: Catalog, section: Section) -> dict[str, Any]:
             "products": [api_product(catalog, p) for p in products if p is not None]}
 
 
+def record_serves(state: AppState, sections: Iterable[Section], *, source: str, page_type: str | None,
+                  page_url: str | None) -> None:
+    """Record what was served (`source` "page": rendered into a store page; "api": answered by the stand-in), one
+    row per section with its request id and product count. A failure is logged: the page or answer still goes."""
+    url = None if page_url is None else page_url[:MAX_SERVE_URL]
+    try:
+        state.db.record_serves(Serve(s.request_id, s.id, s.recommendation_type, len(s.products), source, page_type,
+                                     url) for s in sections)
+    except Exception:  # noqa: BLE001 - the funnel's bookkeeping never breaks a page
+        _LOG.exception("could not record a serve")
+
+
 def _section_types(body: dict[str, Any]) -> tuple[str, ...] | None:
     """The recommendation types of the requested `sections` ids (None: the page type's own)."""
     if "sections" not in body:
@@ -247,6 +265,7 @@ def _sections(request: Request, state: AppState, payload: Payload) -> dict[str, 
     except RecommendError as exc:
         raise Rejection(400, f"product_id: {exc}") from None
     request_id = sections[0].request_id if sections else new_request_id()
+    record_serves(state, sections, source="api", page_type=body["page_type"], page_url=body["page_url"])
     return {"request_id": request_id, "visit_id": _answer_visit(request, state, body),
             "sections": [api_section(state.catalog, s) for s in sections]}
 

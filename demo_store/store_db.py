@@ -1,4 +1,5 @@
-"""SQLite storage: carts, visits, received events (deduplicated), rejection counts and armed faults."""
+"""SQLite storage: carts, visits, received events (deduplicated), rejection counts, armed faults and the
+recommendation sections served (for the funnel)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "LineLimit", "Database", "utc_now", "lenient_json",
-           "token_digest"]
+__all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "Serve", "SectionEvent", "LineLimit", "Database",
+           "utc_now", "lenient_json", "token_digest"]
 
 DESTINATIONS: tuple[str, ...] = ("glood", "genlook")
 
@@ -57,6 +58,18 @@ CREATE TABLE IF NOT EXISTS events (
     context TEXT,
     deliveries INTEGER NOT NULL DEFAULT 1,
     UNIQUE (destination, event_id)
+);
+CREATE TABLE IF NOT EXISTS serves (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    section_id TEXT NOT NULL,
+    recommendation_type TEXT,
+    products INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    page_type TEXT,
+    page_url TEXT,
+    served_at TEXT NOT NULL,
+    UNIQUE (request_id, section_id)
 );
 CREATE TABLE IF NOT EXISTS rejections (
     destination TEXT NOT NULL,
@@ -126,6 +139,42 @@ class StoredEvent:
     page_url: str | None
     event: dict[str, Any]
     context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Serve:
+    """One section of one serve: what a page or the sections stand-in answered (`source` "page" or "api")."""
+
+    request_id: str
+    section_id: str
+    recommendation_type: str | None
+    products: int
+    source: str
+    page_type: str | None = None
+    page_url: str | None = None
+    served_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Serve":
+        return cls(row["request_id"], row["section_id"], row["recommendation_type"], int(row["products"] or 0),
+                   row["source"], row["page_type"], row["page_url"], row["served_at"])
+
+
+@dataclass(frozen=True)
+class SectionEvent:
+    """What the funnel needs of one stored section event: its name, page, and the section and request it names
+    (as stored: any JSON scalar, or None when the event does not say or is not JSON)."""
+
+    name: str
+    page_url: str | None
+    section: Any
+    request_id: Any
+
+
+#: Where a section event keeps its section id and request id, per destination (Glood's customData.track,
+#: Genlook's snake_case properties).
+_SECTION_PATHS = {"glood": ("$.customData.track.section", "$.customData.track.requestId"),
+                  "genlook": ("$.properties.section_id", "$.properties.request_id")}
 
 
 @dataclass(frozen=True)
@@ -304,6 +353,37 @@ class Database:
                  "event": lenient_json(r["event"]),
                  "context": None if r["context"] is None else lenient_json(r["context"])} for r in rows]
 
+    def section_events(self, destination: str, names: Iterable[str]) -> list[SectionEvent]:
+        """The stored events of `destination` called one of `names`, oldest first, with their section and request
+        ids read by SQLite (text that is not JSON, or a path that is missing, reads as None)."""
+        section_path, request_path = _SECTION_PATHS[destination]
+        wanted = list(names)
+        if not wanted:
+            return []
+        rows = self._query(
+            "SELECT name, page_url,"
+            " CASE WHEN json_valid(event) THEN json_extract(event, ?) END AS section,"
+            " CASE WHEN json_valid(event) THEN json_extract(event, ?) END AS request"
+            f" FROM events WHERE destination = ? AND name IN ({', '.join('?' for _ in wanted)}) ORDER BY seq",
+            [section_path, request_path, destination, *wanted])
+        return [SectionEvent(r["name"], r["page_url"], r["section"], r["request"]) for r in rows]
+
+    # -- serves ----------------------------------------------------------------------------
+
+    def record_serves(self, serves: Iterable[Serve]) -> None:
+        """Remember what was served (one row per request and section; a repeat is ignored)."""
+        with self._transaction() as conn:
+            for s in serves:
+                conn.execute(
+                    "INSERT INTO serves (request_id, section_id, recommendation_type, products, source, page_type,"
+                    " page_url, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, section_id) DO NOTHING",
+                    (s.request_id, s.section_id, s.recommendation_type, s.products, s.source, s.page_type,
+                     s.page_url, s.served_at or utc_now()))
+
+    def serves(self) -> list[Serve]:
+        """Every recorded serve, oldest first."""
+        return [Serve.from_row(r) for r in self._query("SELECT * FROM serves ORDER BY seq")]
+
     def count_rejection(self, destination: str, status: int) -> None:
         with self._transaction() as conn:
             conn.execute("INSERT INTO rejections VALUES (?, ?, 1) "
@@ -326,8 +406,9 @@ class Database:
         return out
 
     def reset_events(self) -> None:
-        """Forget received events and rejection counts (carts and visits stay)."""
+        """Forget received events, rejection counts and recorded serves (carts and visits stay)."""
         with self._transaction() as conn:
+            conn.execute("DELETE FROM serves")
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM requests")
             conn.execute("DELETE FROM rejections")

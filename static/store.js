@@ -23,13 +23,13 @@
     return tag ? tag.slice(SWATCH_TAG.length) : "";
   }
 
-  function sectionItem(product) {
+  function sectionItem(product, productPath) {
     const productId = String(product.product_id);
     const variant = (product.variants || [])[0];
     const variantId = variant ? String(variant.variant_id) : "";
     return `<li class="glood-product" data-glood-product-id="${esc(productId)}"` +
       ` data-glood-variant-id="${esc(variantId)}">\n` +
-      `${cardLink("/products/" + product.handle, product.title, "$" + product.price, swatch(product))}\n` +
+      `${cardLink(productPath + product.handle, product.title, "$" + product.price, swatch(product))}\n` +
       `<form action="/cart/add" method="post"><input type="hidden" name="id" value="${esc(variantId)}">` +
       '<input type="hidden" name="quantity" value="1">' +
       '<button type="submit" data-glood-add-to-cart>Add to cart</button></form>\n' +
@@ -39,7 +39,8 @@
   /**
    * A section of the sections API's answer as the markup of the tracker contract (docs/design.md §1).
    * `serve`: `requestId` (the answer's `request_id`), `serveId` (this render's own id) and `parentProductId`
-   * (the page's product, or "" when there is none).
+   * (the page's product, or "" when there is none); optional `productPath`, where product links go
+   * (default "/products/"; the headless app's are "/headless/products/").
    */
   function renderSection(section, elementId, serve) {
     const pairs = [["class", "glood-section"], ["id", elementId], ["data-glood-section", section.id],
@@ -52,7 +53,8 @@
       pairs.push(["data-glood-parent-product-id", String(serve.parentProductId)],
         ["data-glood-parent-variant-id", ""]);
     }
-    const items = section.products.map(sectionItem).join("");
+    const productPath = serve.productPath || "/products/";
+    const items = section.products.map((product) => sectionItem(product, productPath)).join("");
     return `<section ${attributes(pairs)}>\n<h2>${esc(section.title)}</h2>\n<ul>\n${items}</ul>\n</section>`;
   }
 
@@ -172,7 +174,7 @@
     if (collector) collectorPage(collector);
   }
 
-  window.demoStore = {renderSection, esc};
+  window.demoStore = {renderSection, esc, uuid4, postJSON, getJSON};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
