@@ -113,9 +113,10 @@
   const api = W.gloodTracker = W.gloodTracker || {}, stub = api.q || [];
   const ask = m => k.stopped ? Promise.resolve(m == "flush" || m == "pending" ? 0 : null)
     : new Promise(r => { k.waits[++k.asks] = r; k.sendFacts(); k.toWorker({t: "ask", n: k.asks, m}) });
-  // Data as plain JSON, or the reason it is not (cycles, functions, BigInt, throwing getters).
+  // Data as JSON text, or the reason it is not JSON (cycles, functions, BigInt, throwing getters). Text, so
+  // that however deep it is, posting it to the worker cannot overflow the stack; the worker judges depth.
   const plain = x => {
-    try { return JSON.parse(JSON.stringify(x, (key, v) => { if (typeof v == "function") throw TypeError(key + " is a function"); return v })) } catch (e) { return e }
+    try { return JSON.stringify(x, (key, v) => { if (typeof v == "function") throw TypeError(key + " is a function"); return v }) } catch (e) { return e }
   };
   const track = (t, name, data, custom) => {
     const a = plain([name, data ?? null, custom ?? null]);
@@ -134,7 +135,7 @@
   api.identify = (id, traits) => call("identify", [id, traits ?? null]);
   api.reset = () => call("reset", []);
   api.onReady = f => api.ready ? queueMicrotask(f) : D.addEventListener("glood:tracker:ready", () => f(), {once: true});
-  api.page = d => (d = plain(d)) instanceof Error ? (k.rejected++, console.error("[glood-tracker] page() rejected: " + d)) : fact("pd", {pd: JSON.stringify(d)});
+  api.page = d => (d = plain(d)) instanceof Error ? (k.rejected++, console.error("[glood-tracker] page() rejected: " + d)) : fact("pd", {pd: d});
   ["flush", "pending", "status", "stop"].forEach(m => api[m] = () => ask(m).then(v => k[m] ? k[m](v) : v));
   api.ready = false;
   api.version = rt.version;

@@ -176,3 +176,21 @@ def test_bad_calls_before_boot_are_refused_one_by_one(page: Page, store: StorePa
     assert not {early[3], early[4]} & {e["event_id"] for e in events}
     assert store.status()["stats"]["rejected"] == 4
     assert len([m for m in console_errors if "rejected" in m]) == 4, console_errors
+
+
+def test_data_nested_thousands_deep_is_refused_without_harm(store: StorePage, collector: Collector,
+                                                            console_errors: list[str]) -> None:
+    """track() with data 5,000 levels deep is refused (null on the page, or by the worker before Python
+    parses it) and counted; the tracker goes on."""
+    store.open("/")
+    deep_id = store.page.evaluate("""() => {
+        let deep = {};
+        for (let i = 0; i < 5000; i++) deep = {d: deep};
+        return window.gloodTracker.track('checkout_started', deep);
+    }""")
+    good = store.track("search_submitted", {"searchResult": {"query": "after"}})
+    store.flush()
+    events = collector.wait_for("glood", lambda ev: good in {e["event_id"] for e in ev}, client_id=store.client_id)
+    assert deep_id not in {e["event_id"] for e in events}
+    assert store.status()["stats"]["rejected"] == 1
+    assert len([m for m in console_errors if "rejected" in m]) == 1, console_errors

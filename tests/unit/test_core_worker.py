@@ -13,7 +13,7 @@ from tracker.core.config import ConfigError
 from tracker.core.facts import stable_id
 from tracker.core.journal import FACTS_PREFIX, JOURNAL_PREFIX
 from tracker.core.transport import BEACON_ACCEPTED, NOT_SENT
-from tracker.core.worker import ADOPT_LOCK, TAB_LOCK_PREFIX, Seams, WorkerTracker
+from tracker.core.worker import ADOPT_LOCK, TAB_LOCK_PREFIX, Seams, WorkerTracker, call_args, json_too_deep
 from tracker.testing import FakeClock
 
 T0 = 1_776_000_000_000
@@ -363,4 +363,28 @@ def test_identify_then_reset_keeps_each_events_own_identity():
         assert bodies["after"]["client_id"] == new.client_id and "customer_id" not in bodies["after"]
         (preference,) = [b for b in bodies.values() if b["event"]["name"] == "glood:customer_preference"]
         assert preference["event"]["data"] == {"customer_id": "cust-7", "traits": {"tier": "gold"}}
+    run(go)
+
+
+@pytest.mark.parametrize("text, deep", [
+    ('[1, {"a": [2]}]', False),
+    ("[" * 40 + "]" * 40, True),
+    ('["' + "[" * 100 + '"]', False),  # brackets inside a string do not nest
+    ('["\\"' + "{" * 100 + '"]', False),
+])
+def test_json_depth_is_judged_without_parsing(text, deep):
+    """Nesting is measured by a scan that skips strings (and their escaped quotes)."""
+    assert json_too_deep(text, 32) is deep
+
+
+def test_deep_call_data_is_refused_before_parsing():
+    """A track() whose JSON text nests past the limit is counted as rejected and reported; nothing is made."""
+    async def go() -> None:
+        h = Harness(init_status=503)
+        h.tracker.start()
+        deep = '["checkout_started", ' + '{"d":' * 5000 + "{}" + "}" * 5000 + ", null]"
+        h.tracker.handle({"t": "facts", "f": [{"s": 1, "t": T0 + 1, "k": "call", "m": "track", "a": deep, "e": "x"}]})
+        assert h.tracker.status()["stats"]["rejected"] == 1 and "x" not in h.tracker.pipeline.outboxes["glood"]
+        assert any("nested more than 32" in m["m"] for m in h.of("log"))
+        assert call_args({"a": '["search_submitted", {"q": 1}, null]'}) == ["search_submitted", {"q": 1}, None]
     run(go)

@@ -96,9 +96,9 @@ def _depth(value: Any) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
+        if isinstance(item, Mapping):
             children: Any = item.values()
-        elif isinstance(item, list):
+        elif isinstance(item, (list, tuple)):
             children = item
         else:
             continue
@@ -116,6 +116,10 @@ def check_json_object(value: Any, what: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise TrackError(f"{what} must be an object, not {type(value).__name__}")
+    # Depth first, without recursion: serialising thousands of levels overflows Pyodide's stack (a fatal
+    # error there, not a RecursionError).
+    if _depth(value) > MAX_DEPTH:
+        raise TrackError(f"{what} is nested more than {MAX_DEPTH} levels deep (or refers to itself)")
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
         text.encode("utf-8")
@@ -123,10 +127,7 @@ def check_json_object(value: Any, what: str) -> dict[str, Any]:
         raise TrackError(f"{what} holds text that is not valid Unicode (a lone surrogate)") from None
     except (TypeError, ValueError, RecursionError) as exc:
         raise TrackError(f"{what} is not JSON-serialisable: {exc}") from None
-    plain = json.loads(text)
-    if _depth(plain) > MAX_DEPTH:
-        raise TrackError(f"{what} is nested more than {MAX_DEPTH} levels deep")
-    return plain  # type: ignore[no-any-return]
+    return json.loads(text)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

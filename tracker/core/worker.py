@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .config import Config, ConfigError
 from .encoders import LIB_VERSION
-from .events import TrackError
+from .events import MAX_DEPTH, TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
 from .pipeline import Pipeline
 from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, initial_consent, is_bot
@@ -63,6 +63,45 @@ class Seams:
     clock: Clock
     later: Callable[[float, Callable[[], None]], Cancel]
     locks: Locks | None = None
+
+
+def call_args(fact: Mapping[str, Any]) -> list[Any]:
+    """The arguments of an API call fact: JSON text from the sensor (or a list); TrackError when it is nested
+    past MAX_DEPTH, found before parsing (parsing thousands of levels overflows Pyodide's stack)."""
+    raw = fact.get("a")
+    if isinstance(raw, str):
+        if json_too_deep(raw, MAX_DEPTH + 2):  # the argument list and its object are two levels
+            raise TrackError(f"data is nested more than {MAX_DEPTH} levels deep")
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise TrackError("the call's arguments are not JSON") from None
+    return raw if isinstance(raw, list) else []
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON `text` nests objects and arrays more than `limit` deep (a scan, no recursion)."""
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def read_config(boot: Mapping[str, Any]) -> Config:
@@ -205,8 +244,13 @@ class WorkerTracker:
         self._arm_view_timer()
 
     def _call(self, fact: Mapping[str, Any]) -> None:
-        method, args = fact.get("m"), fact.get("a")
-        args = args if isinstance(args, list) else []
+        method = fact.get("m")
+        try:
+            args = call_args(fact)
+        except TrackError as exc:
+            self.pipeline.stats["rejected"] += 1
+            self.error(f"{str(method)[:40]}() rejected: {exc}")
+            return
         if method == "track":
             name = args[0] if args else None
             self.track(name, args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None,
@@ -217,6 +261,10 @@ class WorkerTracker:
             self.identify(args[0] if args else None, args[1] if len(args) > 1 else None, fact.get("t"))
         elif method == "reset":
             self.reset()
+        elif method == "refused":  # the worker's script refused the call before Python saw it
+            self.pipeline.stats["rejected"] += 1
+            self.error(f"{str(args[0])[:40] if args else 'a call'}() rejected: "
+                       f"{str(args[1])[:200] if len(args) > 1 else 'refused'}")
         else:
             self.error(f"unknown call {str(method)[:40]!r}")
 
@@ -523,7 +571,11 @@ class WorkerTracker:
             if not isinstance(fact, dict):
                 continue
             if fact.get("k") == "call":
-                args = fact.get("a") if isinstance(fact.get("a"), list) else []
+                try:
+                    args = call_args(fact)
+                except TrackError:
+                    self.pipeline.stats["rejected"] += 1
+                    continue
                 if fact.get("m") == "track" and args:
                     self.track(args[0], args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None,
                                timestamp_ms=fact.get("t"), event_id=fact.get("e"), page=judge.page)
