@@ -253,3 +253,21 @@ def test_a_pending_navigation_survives_a_snapshot():
     expected = [(e.name, e.id, e.timestamp_ms, e.data.get("url")) for e in live.due(T0 + 2000)]
     assert [(e.name, e.id, e.timestamp_ms, e.data.get("url")) for e in later.due(T0 + 2000)] == expected
     assert expected[0][3] == "https://shop.example/cart"
+
+
+def test_old_route_sections_leaving_after_the_url_change_are_not_rendered_again():
+    """A router that removes the old route's sections just after changing the URL: those are not rendered
+    under the new page view; a layout section that stays is, once; sections of the new route that appear
+    before its page data wait and then carry the new route's page type."""
+    f = Facts()
+    judge = PageJudge(boot())
+    judge.start()
+    judge_all(judge, [section(f, 0, key=1), section(f, 0, key=2, gloodSection="layout")])
+    judge_all(judge, [f(1000, "url", url="https://shop.example/cart")])
+    waiting = judge_all(judge, [f(1010, "gone", i=1), section(f, 1020, key=3, gloodSection="cart-upsell")])
+    assert waiting == []
+    emits = judge_all(judge, [f(1100, "pd", pd='{"page_type": "cart"}')])
+    assert [(e.name, e.custom.get("track", {}).get("section")) for e in emits] == [
+        ("page_viewed", None), ("cart_viewed", None), ("glood:section:render", "layout"),
+        ("glood:section:render", "cart-upsell")]
+    assert judge.page.page_type == "cart"

@@ -157,6 +157,9 @@ class PageJudge:
     problems: list[str] = field(default_factory=list)
     #: Set by a client-side navigation: when its page events started waiting for the app's page data.
     pending_since: float | None = None
+    #: While pending: events judged meanwhile, and the sections of the old route not yet seen leaving.
+    held: list[Emit] = field(default_factory=list)
+    survivors: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.pageview_id = self.pageview_id or self.boot.pageview_id
@@ -209,22 +212,43 @@ class PageJudge:
             raise FactError(f"unknown fact kind {kind!r}")
         out = self.due(ts)
         out.extend(handler(self, fact, seq, float(ts)))
-        return out
+        return self._hold_while_pending(out)
+
+    def _hold_while_pending(self, emits: list[Emit]) -> list[Emit]:
+        """After a client-side navigation, until the route's page data is known, events wait (so that they
+        carry the new route's page type); they go, in order, right after the page events."""
+        if self.pending_since is None:
+            return emits
+        self.held.extend(emits)
+        return []
 
     def due(self, now_ms: float) -> list[Emit]:
         """Page events that waited long enough for page data, and views that met the rule by `now_ms`,
         stamped with the moment they did."""
         out = []
         if self.pending_since is not None and now_ms >= self.pending_since + PAGE_DATA_GRACE_MS:
-            self.pending_since = None
-            out += self.start()
+            out += self._release()
+        views = []
         for key in self.viewability.due(now_ms):
             section = self.sections.get(key)
             moment = self.viewability.met_at(key)
             if section is not None:
-                out.append(self._emit("glood:section:view", {}, {"track": section.track.to_json()},
-                                      moment if moment is not None else now_ms, f"{key}/view"))
+                views.append(self._emit("glood:section:view", {}, {"track": section.track.to_json()},
+                                        moment if moment is not None else now_ms, f"{key}/view"))
+        return out + self._hold_while_pending(views)
+
+    def _release(self) -> list[Emit]:
+        """The navigation's page events, renders of the sections that outlived the old route (those removed
+        meanwhile are not rendered again), then what waited."""
+        self.pending_since = None
+        survivors = [key for key in self.survivors if key in self.sections]
+        out = self.start() + self._renders(survivors, self.boot.t0) + self.held
+        self.held, self.survivors = [], []
         return out
+
+    def _renders(self, keys: list[int], ts: float) -> list[Emit]:
+        return [self._emit("glood:section:render", {}, {"track": self.sections[key].track.to_json()}, ts,
+                           f"{key}/render") for key in keys]
 
     def next_deadline(self) -> float | None:
         deadlines = [d for d in (self.viewability.next_deadline(),
@@ -322,10 +346,7 @@ class PageJudge:
         if page_json is not None and not isinstance(page_json, str):
             raise FactError("pd fact needs pd text")
         self._take_page_data(page_json)
-        if self.pending_since is None:
-            return []
-        self.pending_since = None
-        return self.start()
+        return [] if self.pending_since is None else self._release()
 
     def _take_page_data(self, page_json: str | None) -> None:
         self.data, problem = PageData.parse(page_json)
@@ -340,18 +361,20 @@ class PageJudge:
         self.boot = PageBoot(**{**self.boot.__dict__, "t0": ts, "pageview_id": pageview_id})
         self.page = self._context()
         self.started = False
-        self.pending_since = ts if wait else None
-        out = [] if wait else self.start()
         self.viewability = Viewability(self.ratio, self.duration_ms, self.viewability.page_visible)
-        for key, section in self.sections.items():
-            out.append(self._emit("glood:section:render", {}, {"track": section.track.to_json()}, ts, f"{key}/render"))
-        return out
+        if wait:
+            self.pending_since = ts
+            self.held, self.survivors = [], list(self.sections)
+            return []
+        self.pending_since = None
+        return self.start() + self._renders(list(self.sections), ts)
 
     # -- state across pages ------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         """The judge's state as JSON, for the sensor to keep with unjudged facts (docs/design.md §6)."""
         return {"pv": self.pageview_id, "started": self.started, "pending": self.pending_since, "t0": self.boot.t0,
+                "held": [e.__dict__ for e in self.held], "survivors": list(self.survivors),
                 "url": self.boot.url, "ref": self.boot.referrer, "title": self.boot.title,
                 "pd": json.dumps(self.data.raw),
                 "sections": [[k, _track_json(s.track)] for k, s in self.sections.items()],
@@ -385,6 +408,11 @@ class PageJudge:
             except (TypeError, ValueError, KeyError):
                 judge.problems.append("a stored section could not be read")
         judge.viewability.restore(state.get("view"))
+        try:
+            judge.held = [Emit(**item) for item in state.get("held") or []]
+            judge.survivors = [int(k) for k in state.get("survivors") or []]
+        except (TypeError, ValueError):
+            judge.problems.append("stored waiting events could not be read")
         return judge
 
 
