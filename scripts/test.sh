@@ -10,8 +10,10 @@ status=0
 # The tracker package type-checks (mypy --strict) and lints (ruff) clean, as configured in pyproject.toml.
 .venv/bin/mypy || status=$?
 .venv/bin/ruff check tracker || status=$?
-.venv/bin/python -m pytest "$@" || { rc=$?; [ "$status" != 0 ] || status=$rc; }
-if [ "$status" != 2 ] && [ "${PYODIDE_TESTS:-1}" != 0 ]; then
+pytest_status=0
+.venv/bin/python -m pytest "$@" || pytest_status=$?
+[ "$status" != 0 ] || status=$pytest_status
+if [ "$pytest_status" != 2 ] && [ "${PYODIDE_TESTS:-1}" != 0 ]; then
   bash scripts/pyodide_tests.sh || { rc=$?; [ "$status" != 0 ] || status=$rc; }
 fi
 exit "$status"
