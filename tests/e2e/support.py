@@ -59,17 +59,17 @@ class Collector:
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.load(response)["ok"] is True
 
-    def wait_for_stats(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
+    def wait_for_stats(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
         """Poll the stats until `predicate(stats)` holds."""
         return poll(self.stats, predicate, timeout, lambda stats: f"collector stats; last {stats}")
 
     def wait_for(self, destination: str, predicate: Callable[[list[dict[str, Any]]], bool],
-                 timeout: float = 15.0, **filters: Any) -> list[dict[str, Any]]:
+                 timeout: float = 30.0, **filters: Any) -> list[dict[str, Any]]:
         """Poll until `predicate(events)` holds; fails with what arrived when it never does."""
         return poll(lambda: self.events(destination, **filters), predicate, timeout,
                     lambda events: f"events at {destination}; received {[e['name'] for e in events]}")
 
-    def wait_for_names(self, destination: str, names: list[str], timeout: float = 15.0,
+    def wait_for_names(self, destination: str, names: list[str], timeout: float = 30.0,
                        **filters: Any) -> list[dict[str, Any]]:
         """Wait until every name in `names` arrived at least as many times as listed."""
 
@@ -99,7 +99,7 @@ class StorePage:
                                     state="attached", timeout=timeout)
         assert self.page.evaluate("document.documentElement.dataset.gloodTracker") == "ready"
 
-    def wait_status(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
+    def wait_status(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
         """Ask the tracker's status until `predicate(status)` holds (each answer comes from the worker)."""
         return poll(self.status, predicate, timeout, lambda status: f"the tracker's status; last {status}",
                     lambda: self.page.wait_for_timeout(50))

@@ -108,6 +108,7 @@ def test_click_on_recommended_product_is_tracked_across_navigation(store: StoreP
     dom = _dom_section(store, "section-similar")
     with store.page.expect_navigation():
         store.click_recommended_product("#section-similar", 1)
+    store.wait_ready()  # a click not judged yet when the page went is delivered by the next page
     events = collector.wait_for_names("glood", ["glood:section:click"], client_id=client_id)
     (click,) = _tracks(events, "glood:section:click")
     assert click["section"] == dom["section"]
