@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +19,7 @@ from starlette.testclient import TestClient
 from demo_store.app import Settings, create_app
 from demo_store.catalog import CATALOG
 from demo_store.recommend import api_section, recommend
+from page_parser import Page
 
 BASE = "http://127.0.0.1:8000"
 REPO = Path(__file__).resolve().parents[2]
@@ -30,37 +30,6 @@ NODE = shutil.which("node")
 SAME_ORIGIN = {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
 
 
-class Shell(HTMLParser):
-    """Elements (tag, attributes) in order, JSON script tags by id, inline scripts' text."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-        self.json: dict[str, Any] = {}
-        self.inline: list[str] = []
-        self._script: dict[str, str | None] | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-        if tag == "script":
-            self._script = dict(attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._script = None
-
-    def handle_data(self, data: str) -> None:
-        if self._script is None:
-            return
-        if self._script.get("type") == "application/json":
-            self.json[str(self._script["id"])] = json.loads(data)
-        elif not self._script.get("src"):
-            self.inline.append(data)
-
-    def scripts(self) -> list[str]:
-        return [str(a["src"]) for t, a in self.elements if t == "script" and a.get("src")]
-
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
@@ -68,11 +37,11 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield c
 
 
-def shell(client: TestClient, path: str, status: int = 200) -> tuple[Shell, Any]:
+def shell(client: TestClient, path: str, status: int = 200) -> tuple[Page, Any]:
     response = client.get(path)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/html")
-    return Shell(response.text), response
+    return Page(response.text), response
 
 
 ROUTES = [("/headless/", "home", "/"), (f"/headless/products/{SHIRT.handle}", "product", SHIRT.url),
@@ -88,7 +57,7 @@ def test_every_route_is_the_same_shell_with_its_page_context(client: TestClient,
     client.post("/cart/add", data={"id": SHIRT.default_variant.id, "quantity": "2"})
     page, _ = shell(client, path)
     assert page.json["glood-page"]["page_type"] == page_type
-    assert page.json["glood-page"] == Shell(client.get(classic).text).json["glood-page"]
+    assert page.json["glood-page"] == Page(client.get(classic).text).json["glood-page"]
     assert page.json["glood-page"]["cart"]["lines"][0]["quantity"] == 2
     assert page.scripts() == ["/static/store.js", "/static/headless.js"]
     main = [a for t, a in page.elements if t == "main"]
@@ -100,17 +69,17 @@ def test_the_shell_embeds_the_tracker_as_every_page_with_the_headless_channel(cl
     """The config tag is the classic pages' plus channel "headless"; the inline sensor is the same script; the
     sensor comes before the app's scripts; the classic pages keep their config (no channel)."""
     page, response = shell(client, "/headless/")
-    classic = Shell(client.get("/").text)
+    classic = Page(client.get("/").text)
     assert page.json["glood-tracker-config"] == {**classic.json["glood-tracker-config"], "channel": "headless"}
     assert "channel" not in classic.json["glood-tracker-config"]
-    assert page.inline == classic.inline and len(page.inline) == 1
+    assert page.inline_scripts == classic.inline_scripts and len(page.inline_scripts) == 1
     sensor = next(i for i, (t, a) in enumerate(page.elements) if t == "script" and "data-runtime" in a)
     runtime = [a for t, a in page.elements if t == "script" and "data-runtime" in a][0]["data-runtime"]
     assert runtime == [a for t, a in classic.elements if t == "script" and "data-runtime" in a][0]["data-runtime"]
     app = next(i for i, (t, a) in enumerate(page.elements) if t == "script" and a.get("src") == "/static/headless.js")
     assert sensor < app
     # The CSP hashes the inline sensor; no inline event handlers anywhere (the CSP would refuse them).
-    digest = base64.b64encode(hashlib.sha256(page.inline[0].encode()).digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(page.inline_scripts[0].encode()).digest()).decode()
     assert f"'sha256-{digest}'" in response.headers["content-security-policy"]
     assert not [a for _t, a in page.elements if any(name.startswith("on") for name in a)]
 
@@ -118,7 +87,7 @@ def test_the_shell_embeds_the_tracker_as_every_page_with_the_headless_channel(cl
 def test_tracker_overrides_still_apply_and_the_page_sets_the_channel(tmp_path: Path) -> None:
     settings = Settings(db_path=str(tmp_path / "d.sqlite3"), tracker_overrides={"debug": True, "channel": "web"})
     with TestClient(create_app(settings), base_url=BASE) as c:
-        config = Shell(c.get("/headless/cart").text).json["glood-tracker-config"]
+        config = Page(c.get("/headless/cart").text).json["glood-tracker-config"]
     assert config["debug"] is True and config["channel"] == "headless"
 
 
@@ -169,7 +138,7 @@ def test_cart_js_answers_the_cart_as_the_page_context_has_it(client: TestClient)
     assert empty.status_code == 200 and empty.json()["lines"] == [] and empty.json()["item_count"] == 0
     client.post("/cart/add.js", json={"id": SHIRT.variants[1].id, "quantity": 2}, headers=SAME_ORIGIN)
     cart = client.get("/cart.js").json()
-    assert cart == Shell(client.get("/headless/cart").text).json["glood-page"]["cart"]
+    assert cart == Page(client.get("/headless/cart").text).json["glood-page"]["cart"]
     assert [(line["variant_id"], line["product_id"], line["quantity"]) for line in cart["lines"]] == [
         (SHIRT.variants[1].id, SHIRT.id, 2)]
 

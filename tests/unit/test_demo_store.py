@@ -12,9 +12,8 @@ import shutil
 import time
 import uuid
 import zipfile
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -24,6 +23,7 @@ from demo_store.assets import accepted_encodings
 from demo_store.catalog import CATALOG
 from demo_store.pages import json_script
 from demo_store.recommend import recommend
+from page_parser import Page
 
 #: The store as the tests reach it (a loopback host: others are refused).
 BASE = "http://127.0.0.1:8000"
@@ -33,47 +33,6 @@ assert SHIRT is not None
 SECTION_ATTRS = ("data-glood-section", "data-glood-serve-id", "data-glood-request-id",
                  "data-glood-recommendation-type")
 
-
-class Page(HTMLParser):
-    """Elements (tag, attributes) in document order, and the text of JSON script tags by id."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-        self.json: dict[str, Any] = {}
-        self.inline_scripts: list[str] = []
-        self._script: dict[str, str | None] | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-        if tag == "script":
-            self._script = dict(attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._script = None
-
-    def handle_data(self, data: str) -> None:
-        if self._script is None:
-            return
-        if self._script.get("type") == "application/json":
-            self.json[str(self._script["id"])] = json.loads(data)
-        elif not self._script.get("src"):
-            self.inline_scripts.append(data)
-
-    def find(self, tag: str | None = None, **attrs: str | bool) -> list[dict[str, str | None]]:
-        """Elements with these attribute values (True: the attribute is there, whatever its value)."""
-        return [a for t, a in self.elements if (tag is None or t == tag)
-                and all(k.replace("_", "-") in a if v is True else a.get(k.replace("_", "-")) == v
-                        for k, v in attrs.items())]
-
-    def one(self, tag: str | None = None, **attrs: str | bool) -> dict[str, str | None]:
-        (found,) = self.find(tag, **attrs)
-        return found
-
-    def index(self, element_id: str) -> int:
-        return next(i for i, (_t, a) in enumerate(self.elements) if a.get("id") == element_id)
 
 
 @pytest.fixture
