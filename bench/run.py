@@ -936,7 +936,7 @@ LEAVE_STATE_JS = """() => ({now: performance.now(), ready_state: document.readyS
   sensor: !!(window.gloodTracker && window.gloodTracker.track),
   fact: window.__bench ? window.__bench.firstObserve : null,
   worker: window.__bench ? window.__bench.worker : null,
-  tracker: document.documentElement.dataset.gloodTracker || null})"""
+  tracker: (document.documentElement && document.documentElement.dataset.gloodTracker) || null})"""
 
 
 def _ms(value: float | None) -> str:
@@ -1117,6 +1117,8 @@ def table(results: dict[str, Any]) -> str:
                            if d.get("genlook_other_url") else ""))
     if "lighthouse" in results:
         lines.append(lighthouse_table(results["lighthouse"]))
+    for part, error in (results.get("errors") or {}).items():
+        lines.append(f"\n{part} failed: {error[:300]}")
     return "\n".join(lines).strip("\n")
 
 
@@ -1255,7 +1257,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             def timed(part: str, run: Callable[[], None]) -> None:
                 log(f"{part} (load average {os.getloadavg()[0]:.1f})")
                 begun = time.monotonic()
-                run()
+                try:
+                    run()
+                except Exception as error:  # noqa: BLE001 - the other parts still run and print
+                    log(f"{part} failed: {error!r}")
+                    results.setdefault("errors", {})[part] = repr(error)[:2000]
                 results["timings_s"][part] = round(time.monotonic() - begun, 1)
 
             if parts - {"lighthouse"}:
