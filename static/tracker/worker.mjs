@@ -14,7 +14,7 @@ self.onmessage = async (event) => {
       return r.arrayBuffer();
     });
     // The merchant's before_send hook (config: the URL of a module whose default export takes an event).
-    let hook = null;
+    let hook; // undefined (None in Python) unless the config names a module
     try {
       const cfg = { ...JSON.parse(event.data.cfg || "{}"), ...(event.data.ov || {}) };
       if (cfg.before_send) hook = (await import(new URL(cfg.before_send, event.data.page.url))).default;

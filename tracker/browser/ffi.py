@@ -92,7 +92,7 @@ def start(boot_text: str, post_text: Any, hook: Any = None) -> Callable[[str], N
     seams = Seams(post=post, request=request, clock=WorkerClock(), later=later,
                   locks=WebLocks(locks) if locks is not None else None)
     before_send = None
-    if hook is not None:
+    if hook is not None and hook is not jsnull:
         def before_send(event: dict[str, Any]) -> Any:
             answer = hook(to_js(event, dict_converter=js.Object.fromEntries))
             return None if answer is None or answer is jsnull else json.loads(str(js.JSON.stringify(answer)))

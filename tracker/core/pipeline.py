@@ -28,9 +28,9 @@ DESTINATIONS = ("glood", "genlook")
 #: Flushes made as the page goes away: backoff is ignored, it is the last chance.
 FINAL_REASONS = frozenset({"pagehide", "hidden"})
 _PLACEHOLDER_SESSION = "00000000-0000-4000-8000-000000000000"
-#: One flush or standby encodes at most this many events per destination: a keepalive quota (64 KiB) holds
-#: fewer, and encoding a whole burst backlog on every flush would cost O(backlog) each time.
-EVENTS_PER_FLUSH = 500
+#: One flush or standby looks at most at this many events per destination: a keepalive quota (64 KiB) holds
+#: fewer, and encoding a whole burst backlog each time would cost O(backlog).
+EVENTS_PER_FLUSH = 200
 #: "granted": send and persist; "pending": keep in memory only; "denied": keep and send nothing.
 CONSENT_STATES = ("granted", "pending", "denied")
 
@@ -403,7 +403,7 @@ class Pipeline:
             return []
         budget = Budget(self.config.keepalive_quota_bytes)
         streams = {name: stream for name in DESTINATIONS if len(self.outboxes[name])
-                   for stream in [self._bodies(name, list(self.outboxes[name])[:EVENTS_PER_FLUSH])]
+                   for stream in [self._bodies(name, list(self.outboxes[name]))]
                    if stream is not None}
         out: list[Body] = []
         while streams:
@@ -456,7 +456,8 @@ class Pipeline:
         if not self.session.active and (name == "glood" or not self.session_unavailable):
             return None
         if events is None:
-            events = self.outboxes[name].pending()[:EVENTS_PER_FLUSH]
+            events = self.outboxes[name].pending()
+        events = events[:EVENTS_PER_FLUSH]
         if name == "genlook":
             session_id = self.session.visit_id if self.session.active else None
             triples = [(e.id, genlook_item(e), genlook_context(e, session_id=self._session_of(e, session_id),
