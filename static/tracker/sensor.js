@@ -92,7 +92,7 @@
     ls(s => {
       // The stored backlog is what these bodies carried: gone with them when every one went.
       all && s.removeItem(G + "outbox:" + k.page);
-      if (!k.facts.length) return;
+      if (!k.facts.length && k.hold) return; // with no hold yet, the page itself (page_viewed, ...) is unjudged
       const r = {v: 1, seen: Date.now(), boot: k.boot(), st: k.hold && k.hold.st, f: k.facts, x: 0};
       while (JSON.stringify(r).length > 65536 && r.f.length) { r.f = r.f.slice(0, -1); r.x = k.facts.length - r.f.length }
       s.setItem(G + "facts:" + k.page, JSON.stringify(r));

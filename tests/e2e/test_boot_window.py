@@ -147,3 +147,17 @@ def test_nothing_of_the_runtime_is_fetched_before_the_load_event(store: StorePag
     assert timing["tracker"], "the worker's files are resource entries of the page"
     early = [name for name, start in timing["tracker"] if start < timing["load"]]
     assert early == [], early
+
+
+def test_a_page_with_no_facts_left_before_its_worker_still_counts_as_viewed(store: StorePage, collector: Collector,
+                                                                            console_errors: list[str]) -> None:
+    """A page without sections (a 404), left as soon as the sensor ran, is still delivered as viewed by the
+    next page: the page itself is the first thing to judge."""
+    store.page.goto(store.base_url + "/no-such-page?left=early", wait_until="commit")
+    store.page.wait_for_selector("html[data-glood-tracker], head script[data-runtime]", state="attached")
+    _not_started(store.page)
+    left_url = store.page.url
+    store.open("/")
+    collector.wait_for("glood", lambda ev: any(e["name"] == "page_viewed" and e["body"]["page_url"] == left_url
+                                               for e in ev), client_id=store.client_id)
+    assert all("status of 404" in m for m in console_errors), console_errors  # the 404 page's own status
