@@ -22,7 +22,9 @@ def test_page_events_reach_both_destinations_in_their_formats(store: StorePage, 
     assert body["shop_domain"] and body["channel"] == "web" and body["page_type"] == "product"
     assert body["event"]["type"] == "standard"
     assert body["session_id"] == product_view["session_id"] and body["session_id"]
-    assert {e["event_id"] for e in genlook} <= {e["event_id"] for e in glood}
+    # Each event goes to both; the other destination's copy may still be on its way: wait for it, by id.
+    genlook_ids = {e["event_id"] for e in genlook}
+    collector.wait_for("glood", lambda ev: genlook_ids <= {e["event_id"] for e in ev}, client_id=client_id)
     context = next(e for e in genlook if e["name"] == "product_page:product_view")["context"]
     assert context["$session_id"] == body["session_id"]
     assert context["genlook_client_id"] == client_id
