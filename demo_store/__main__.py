@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "token and Glood events require the visit token init issued (default: none, no tokens)")
     parser.add_argument("--analytics-disabled", action="store_true",
                         help="init answers config.analytics_enabled = false: the tracker sends nothing")
+    parser.add_argument("--filter-bots", action="store_true",
+                        help="the tracker sends nothing for automated browsers and crawlers (its filter_bots)")
     parser.add_argument("--consent-banner", action="store_true",
                         help="ask visitors for analytics consent first (a Shopify Customer Privacy API stand-in)")
     parser.add_argument("--shop-domain", default="demo-store.myshopify.com", help="shop domain (default: %(default)s)")
@@ -44,7 +46,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(db_path=args.db, shop_domain=args.shop_domain, glood_url=args.glood_url,
                     genlook_url=args.genlook_url, glood_public_token=args.glood_public_token or None,
                     analytics_enabled=not args.analytics_disabled, consent_banner=args.consent_banner,
-                    allowed_hosts=tuple(args.allowed_host))
+                    allowed_hosts=tuple(args.allowed_host),
+                    tracker_overrides={"filter_bots": True} if args.filter_bots else {})
 
 
 def main(argv: list[str] | None = None) -> None:

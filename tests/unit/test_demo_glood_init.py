@@ -191,3 +191,9 @@ def test_an_older_database_file_gets_the_new_visit_columns(tmp_path: Path) -> No
     with TestClient(create_app(Settings(db_path=path)), base_url=BASE) as client:
         assert client.post(INIT, json={}, headers=X_SHOP).status_code == 200
         assert stats(client)["visits"] == 2
+
+
+def test_filter_bots_flag_turns_on_the_trackers_bot_filter() -> None:
+    """`--filter-bots` puts filter_bots in every page's tracker config; without it the key is absent."""
+    assert settings_from_args(parse_args(["--filter-bots"])).tracker_config()["filter_bots"] is True
+    assert "filter_bots" not in settings_from_args(parse_args([])).tracker_config()
