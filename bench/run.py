@@ -1,7 +1,7 @@
 """The tracker benchmark in Debian's Chromium: boot, main-thread cost, bytes, per-event cost, bursts, delivery.
 
     .venv/bin/python -m bench [--quick] [--runs N] [--navigations N] [--left-pages N] [--burst N]
-                              [--only boot|per-event|burst|delivery|navigations|left-early]... [--out DIR]
+                              [--only boot|per-event|burst|delivery|navigations|left-early|routes]... [--out DIR]
     .venv/bin/python -m bench --only lighthouse [--lighthouse-runs N] [--lighthouse-devtools-runs N]
 
 Starts its own demo stores (port 0, temp SQLite), drives Chromium offline, prints a table and writes JSON
@@ -20,6 +20,9 @@ Starts its own demo stores (port 0, temp SQLite), drives Chromium offline, print
 - delivery: navigations (events fired right after ready, then `page.goto` elsewhere; same-origin and
   cross-site collectors) and pages left early (0.3 s, 1 s, 2 s after navigation start): whether their
   page_viewed and product_viewed reached each collector exactly once.
+- routes: a long single-page session on the headless store: 200 client-side route changes (link clicks),
+  sampled every 25: page and worker JS heap after a forced GC, Pyodide's wasm memory, PyProxy objects, DOM
+  nodes, sections, the sensor's watched sections, status() and the collectors' counts (bench/routes.py).
 - lighthouse (only with `--only lighthouse`, ~9 minutes): Shopify's app-listing check, bench/lighthouse.py.
 """
 
@@ -53,6 +56,7 @@ from demo_store.app import Settings
 from demo_store.settings import REPO_ROOT
 
 from .lighthouse import lighthouse_table, run_lighthouse
+from .routes import routes_table, run_routes
 from .server import BenchApp, LiveServer, start_store
 
 __all__ = ["main"]
@@ -1115,6 +1119,9 @@ def table(results: dict[str, Any]) -> str:
                         f"{k} {m} ({r}) / {o}" for k, (m, r, o) in missing.items() if m or o)
                         + (f"; Genlook events under another page's URL: {d['genlook_other_url']}"
                            if d.get("genlook_other_url") else ""))
+    if "routes" in results:
+        lines.append("")
+        lines.append(routes_table(results["routes"]))
     if "lighthouse" in results:
         lines.append(lighthouse_table(results["lighthouse"]))
     for part, error in (results.get("errors") or {}).items():
@@ -1154,7 +1161,7 @@ def _msgs(entry: dict[str, Any]) -> str:
 
 # -- main ---------------------------------------------------------------------------------
 
-PARTS = ("boot", "per-event", "burst", "navigations", "left-early")
+PARTS = ("boot", "per-event", "burst", "navigations", "left-early", "routes")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -1168,11 +1175,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=5, help="events fired per navigation (default %(default)s)")
     parser.add_argument("--left-pages", type=int, default=None,
                         help="pages left early per leave time (0.3, 1, 2 s; default 10, quick 5)")
+    parser.add_argument("--routes", type=int, default=200,
+                        help="client-side route changes of the routes part (default %(default)s)")
+    parser.add_argument("--routes-every", type=int, default=25,
+                        help="sample the routes part every N route changes (default %(default)s)")
     parser.add_argument("--burst", type=int, default=10_000, help="track() calls of the burst (default %(default)s)")
     parser.add_argument("--burst-timeout", type=float, default=None,
                         help="seconds to wait for the burst's delivery (default 120, quick 60)")
     parser.add_argument("--only", choices=[*PARTS[:3], "delivery", *PARTS[3:], "lighthouse"], action="append",
-                        help="run only these parts (repeatable; default: boot, per-event, burst, delivery; "
+                        help="run only these parts (repeatable; default: boot, per-event, burst, delivery, routes; "
                              "delivery = navigations + left-early; lighthouse runs only when named)")
     parser.add_argument("--incognito", action="store_true",
                         help="boot runs in incognito contexts (in-memory cache) instead of fresh profiles (disk cache)")
@@ -1224,7 +1235,7 @@ def _environment() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    parts = set(args.only or ["boot", "per-event", "burst", "delivery"])
+    parts = set(args.only or ["boot", "per-event", "burst", "delivery", "routes"])
     if "delivery" in parts:
         parts = (parts - {"delivery"}) | {"navigations", "left-early"}
     compare = dict(item.split("=", 1) if "=" in item else (f"store{i + 1}", item)
@@ -1246,6 +1257,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "options": {"runs": args.runs, "navigations": args.navigations, "events": args.events,
                             "left_pages": args.left_pages, "burst": args.burst,
                             "burst_timeout_s": args.burst_timeout, "quick": args.quick,
+                            "routes": args.routes, "routes_every": args.routes_every,
                             "page": PAGE_PATH, "incognito": args.incognito,
                             "network": args.network, "network_profile": NETWORKS[args.network],
                             "parts": sorted(parts), "compare": compare, "embed_first": args.embed_first},
@@ -1284,6 +1296,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             bench.delivery(cross.url, remote.url, args.navigations, args.events, "cross-site collectors")))
                     if "left-early" in parts:
                         timed("left-early", lambda: bench.left_early(args.left_pages))
+                    if "routes" in parts:
+                        def routes() -> None:
+                            _reset_collectors(store.url)
+                            results["routes"] = run_routes(
+                                playwright, CHROMIUM, OFFLINE_ARGS, store.url, routes=args.routes,
+                                every=args.routes_every, viewport=VIEWPORT, log=log)
+                        timed("routes", routes)
                     browser.close()
             if "lighthouse" in parts:
                 # After the Playwright browser has closed: Lighthouse starts its own Chromium per run.
