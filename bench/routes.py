@@ -58,8 +58,9 @@ PAGE_SAMPLE_JS = """() => ({
 
 #: In-app links on the current page, other than the current path.
 LINKS_JS = """() => [...document.querySelectorAll('a[href^="/headless/"]')]
-  .map((a, i) => ({i, href: a.getAttribute('href'), path: new URL(a.href).pathname}))
-  .filter((l) => l.path !== location.pathname)"""
+  .map((a, i) => ({i, href: a.getAttribute('href'), path: new URL(a.href).pathname,
+                   shown: a.getClientRects().length > 0}))
+  .filter((l) => l.shown && l.path !== location.pathname)"""
 
 ROUTE_DONE_JS = """(path) => location.pathname === path && ['ready', 'error'].includes(
   (document.getElementById('app') || {dataset: {}}).dataset.state)"""
@@ -107,7 +108,7 @@ def _scope_vars(send: Callable[..., dict[str, Any]], function_id: str) -> dict[s
     found: dict[str, dict[str, Any]] = {}
     for entry in send("Runtime.getProperties", {"objectId": scopes["objectId"], "ownProperties": True})["result"]:
         value = entry.get("value") or {}
-        if not entry["name"].isdigit() or "objectId" not in value:
+        if not entry["name"].isdigit() or "objectId" not in value or value.get("description") == "Global":
             continue
         for var in send("Runtime.getProperties", {"objectId": value["objectId"], "ownProperties": True})["result"]:
             if "value" in var and var["name"] not in found:
@@ -266,6 +267,7 @@ def run_routes(playwright: Playwright, chromium: str, args: list[str], base_url:
             raise RuntimeError(f"the tracker did not start: data-glood-tracker={state!r}")
         page.wait_for_function(ROUTE_DONE_JS, arg=START_PATH, timeout=ROUTE_TIMEOUT_MS)
         cdp = context.new_cdp_session(page)
+        cdp.send("Runtime.enable")
         cdp.send("HeapProfiler.enable")
         probe, how = _attach_worker(page, cdp, browser, log)
         log(f"  routes: worker probe: {how}")
