@@ -24,6 +24,7 @@ session auto-attaches with `flatten: false` and talks to the worker through `Tar
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 import urllib.request
@@ -203,6 +204,8 @@ class WorkerProbe:
         out["heap_total"] = usage.get("totalSize")
         if "backingStorageSize" in usage:
             out["backing_storage"] = usage["backingStorageSize"]
+        if not os.environ.get("BENCH_ROUTES_QUERY"):  # queryObjects/[[Scopes]] in the worker crashed the renderer
+            return out
         self._find_protos()
         out["wasm_memory"] = self._count(self.memory_proto,
                                          "function () { return this.map((m) => m.buffer.byteLength) }")
@@ -295,7 +298,9 @@ def run_routes(playwright: Playwright, chromium: str, args: list[str], base_url:
             log(f"  routes {done:4d}: page heap {_mb(entry['page']['heap'])} MB, worker heap "
                 f"{_mb((entry.get('worker') or {}).get('heap'))} MB, DOM {entry['page']['dom_nodes']}, sections "
                 f"{entry['page']['sections']}, watched {entry['sensor'].get('els')}, facts {s.get('facts')}, "
-                f"pending {s.get('pending')}")
+                f"pending {s.get('pending')}"
+                + "".join(f"; {part} error: {entry[part]['error']}" for part in ("sensor", "worker")
+                          if isinstance(entry.get(part), dict) and "error" in entry[part]))
             return entry
 
         samples = [sample(0)]
