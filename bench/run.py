@@ -45,10 +45,11 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, sync_playwright
 
@@ -117,7 +118,8 @@ INIT_SCRIPT = """(() => {
     if (s && s !== B.state) B.state = s;
     if (B.ready === null && s === 'ready') B.ready = now();
   };
-  new MutationObserver(mark).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-glood-tracker']});
+  new MutationObserver(mark).observe(document,
+    {attributes: true, subtree: true, attributeFilter: ['data-glood-tracker']});
   document.addEventListener('securitypolicyviolation', (e) => B.csp.push({directive: e.violatedDirective,
     blocked: e.blockedURI, sample: (e.sample || '').slice(0, 80)}), true);
   const IO = window.IntersectionObserver;
@@ -160,13 +162,18 @@ INIT_SCRIPT = """(() => {
   const timed = (obj, name, label) => {
     const d = obj && Object.getOwnPropertyDescriptor(obj, name);
     if (!d || !d.configurable) return;
-    const wrap = (f) => function (...a) { const t0 = now(); try { return f.apply(this, a) } finally { add(label, now() - t0) } };
+    const wrap = (f) => function (...a) {
+      const t0 = now();
+      try { return f.apply(this, a) } finally { add(label, now() - t0) }
+    };
     if (d.get) Object.defineProperty(obj, name, Object.assign({}, d, {get: wrap(d.get)}));
-    else if (typeof d.value === 'function') Object.defineProperty(obj, name, Object.assign({}, d, {value: wrap(d.value)}));
+    else if (typeof d.value === 'function')
+      Object.defineProperty(obj, name, Object.assign({}, d, {value: wrap(d.value)}));
   };
   for (const name of ['sessionStorage', 'localStorage'])
     timed(Object.getOwnPropertyDescriptor(window, name) ? window : Window.prototype, name, name);
-  if (window.Storage) for (const m of ['getItem', 'setItem', 'removeItem', 'key']) timed(Storage.prototype, m, 'Storage.' + m);
+  if (window.Storage)
+    for (const m of ['getItem', 'setItem', 'removeItem', 'key']) timed(Storage.prototype, m, 'Storage.' + m);
   const beacon = Navigator.prototype.sendBeacon;
   if (beacon) navigator.sendBeacon = function (url, data) {
     const t0 = now();
@@ -174,7 +181,7 @@ INIT_SCRIPT = """(() => {
   };
 })();"""
 
-COLLECT_JS = """() => {
+COLLECT_JS = r"""() => {
   const B = window.__bench || {longtasks: [], loaf: [], ready: null, csp: [], msgs: {}, beacons: {}};
   const nav = performance.getEntriesByType('navigation')[0] || {};
   const paint = (name) => { const e = performance.getEntriesByName(name)[0]; return e ? e.startTime : null; };
@@ -184,7 +191,8 @@ COLLECT_JS = """() => {
           worker_created: B.worker, msgs: B.msgs, beacons: B.beacons, csp: B.csp, storage: B.storage,
           nav: {response_start: nav.responseStart, response_end: nav.responseEnd, dom_interactive: nav.domInteractive,
                 dcl_start: nav.domContentLoadedEventStart},
-          resources: performance.getEntriesByType('resource').filter((r) => !/\/static\/(vendor|tracker)\//.test(r.name))
+          resources: performance.getEntriesByType('resource')
+            .filter((r) => !/\/static\/(vendor|tracker)\//.test(r.name))
             .map((r) => ({url: r.name.replace(location.origin, ''), start: r.startTime, request: r.requestStart,
                           response: r.responseStart, end: r.responseEnd, blocking: r.renderBlockingStatus})),
           longtasks: B.longtasks, loaf: B.loaf, time_origin: performance.timeOrigin, url: location.href,
@@ -893,12 +901,13 @@ class Bench:
             for key, per_page in found.items():
                 summary[key] = {"exactly_once": sum(1 for c in per_page if c == 1),
                                 "missing": sum(1 for c in per_page if c == 0),
-                                "missing_sensor_ran": sum(1 for c, r in zip(per_page, sensed) if c == 0 and r),
+                                "missing_sensor_ran": sum(1 for c, r in zip(per_page, sensed, strict=True)
+                                                          if c == 0 and r),
                                 "more": sum(1 for c in per_page if c > 1)}
                 summary[key]["fraction"] = summary[key]["exactly_once"] / pages
             summary["genlook_other_url"] = other_url
             summary["per_page"] = [{"url": u, **st, **{k: v[i] for k, v in found.items()}}
-                                   for i, (u, st) in enumerate(zip(urls, states))]
+                                   for i, (u, st) in enumerate(zip(urls, states, strict=True))]
             series[f"{leave:g}"] = summary
             self.log(f"  left early {leave:g} s ({pages} pages, left at median {median(left_at):.0f} ms): "
                      + ", ".join(f"{k} {v['exactly_once']}/{pages}" for k, v in summary.items()
@@ -1050,7 +1059,8 @@ def table(results: dict[str, Any]) -> str:
         if "none" in boot:
             for visit in VISITS:
                 t, n = boot["tracker"][visit], boot["none"][visit]
-                lines.append(f"  long tasks tracker - none, {visit}: {_signed(t['longtask_count'], n['longtask_count'])} tasks, "
+                lines.append(f"  long tasks tracker - none, {visit}: "
+                             f"{_signed(t['longtask_count'], n['longtask_count'])} tasks, "
                              f"{_signed(t['blocking_ms'], n['blocking_ms'])} ms blocking, longest "
                              f"{_fmt(t['longtask_max_ms'])} vs {_fmt(n['longtask_max_ms'])} ms")
     if "per_event" in results:
@@ -1062,14 +1072,15 @@ def table(results: dict[str, Any]) -> str:
             _fmt(e["track_us_loop_mean"]))
         row(f"await flush() of {e['batch']} events, round trip (ms)", _fmt1(e["flush_ms_median"]),
             _fmt1(e["flush_ms_p95"]), "")
-        row(f"  main thread: worker's send messages (us)", _fmt(e["send_us_median"]), _fmt(e["send_us_p95"]), "")
-        row(f"    of which sendBeacon() (us)", _fmt(e["beacon_us_median"]), "", "")
-        row(f"    messages / bodies / beacons per flush", f"{_fmt(e['send_messages_per_flush'])} / "
+        row("  main thread: worker's send messages (us)", _fmt(e["send_us_median"]), _fmt(e["send_us_p95"]), "")
+        row("    of which sendBeacon() (us)", _fmt(e["beacon_us_median"]), "", "")
+        row("    messages / bodies / beacons per flush", f"{_fmt(e['send_messages_per_flush'])} / "
             f"{_fmt(e['bodies_per_flush'])} / {_fmt(e['beacons_per_flush'])}", "", "")
         hold = (e.get("messages") or {}).get("hold")
         if hold:
             row("  main thread: worker's hold messages per flush (us)", _fmt(hold["ms_per_flush"] * 1000), "", "")
-        row(f"  reference: {e['batch'] + 1} sendBeacon() from plain JS (us)", _fmt(e.get("js_beacons_us_median")), "", "")
+        row(f"  reference: {e['batch'] + 1} sendBeacon() from plain JS (us)", _fmt(e.get("js_beacons_us_median")),
+            "", "")
     if "burst" in results:
         b = results["burst"]
         lines.append("")
@@ -1089,8 +1100,10 @@ def table(results: dict[str, Any]) -> str:
         row("stored at Glood", _fmt(r.get("glood_stored")), _fmt(x.get("glood_stored")))
         row("stored at Genlook", _fmt(r.get("genlook_stored")), _fmt(x.get("genlook_stored")))
         row("  delivered more than once (Glood / Genlook)", f"{_fmt(r.get('glood_repeated'))} / "
-            f"{_fmt(r.get('genlook_repeated'))}", f"{_fmt(x.get('glood_repeated'))} / {_fmt(x.get('genlook_repeated'))}")
-        row("requests refused by the collectors", _pair(r.get("collector_rejected")), _pair(x.get("collector_rejected")))
+            f"{_fmt(r.get('genlook_repeated'))}",
+            f"{_fmt(x.get('glood_repeated'))} / {_fmt(x.get('genlook_repeated'))}")
+        row("requests refused by the collectors", _pair(r.get("collector_rejected")),
+            _pair(x.get("collector_rejected")))
         row("long tasks after the loop (count / longest ms)", _lt(r), _lt(x))
         row("worker messages on the main thread (ms)", _msgs(r), _msgs(x))
         for mode, entry in (("after ready", r), ("before ready", x)):
@@ -1118,7 +1131,8 @@ def table(results: dict[str, Any]) -> str:
                     "glood page_viewed", "glood product_viewed", "genlook page_viewed", "genlook product_viewed")]
                 row(f"left at {leave} s (median {_fmt(d['left_at_ms_median'])} ms)", *cells)
                 if d.get("sensor_ran", d["pages"]) < d["pages"] or d.get("sections_seen", d["pages"]) < d["pages"]:
-                    lines.append(f"    at the last check before leaving: the sensor had run on {d['sensor_ran']}/{d['pages']}, "
+                    lines.append("    at the last check before leaving: the sensor had run on "
+                                 f"{d['sensor_ran']}/{d['pages']}, "
                                  f"recorded a section on {d['sections_seen']}/{d['pages']}")
                 missing = {k: (d[k]["missing"], d[k].get("missing_sensor_ran", "-"), d[k]["more"])
                            for k in d if isinstance(d[k], dict) and "missing" in d[k]}
@@ -1261,7 +1275,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                             genlook_url=remote_base + "/apps/proxy_genlook-x/public/tracking/events"))
             servers.append(cross)
             results: dict[str, Any] = {
-                "label": args.label, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "label": args.label, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "options": {"runs": args.runs, "navigations": args.navigations, "events": args.events,
                             "left_pages": args.left_pages, "burst": args.burst,
                             "burst_timeout_s": args.burst_timeout, "quick": args.quick,
@@ -1299,9 +1313,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     if "burst" in parts:
                         timed("burst", lambda: bench.burst(args.burst, args.burst_timeout))
                     if "navigations" in parts:
-                        timed("navigations", lambda: (
-                            bench.delivery(store.url, store.url, args.navigations, args.events, "same-origin collectors"),
-                            bench.delivery(cross.url, remote.url, args.navigations, args.events, "cross-site collectors")))
+                        def navigations() -> None:
+                            bench.delivery(store.url, store.url, args.navigations, args.events,
+                                           "same-origin collectors")
+                            bench.delivery(cross.url, remote.url, args.navigations, args.events,
+                                           "cross-site collectors")
+
+                        timed("navigations", navigations)
                     if "left-early" in parts:
                         timed("left-early", lambda: bench.left_early(args.left_pages))
                     if "routes" in parts:
