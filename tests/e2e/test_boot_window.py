@@ -33,9 +33,18 @@ def test_a_page_left_at_once_is_delivered_by_the_next_page_exactly_once(store: S
     first_url = store.page.url
     store.open("/collections/all")
     client_id = store.client_id
-    expected = ["glood:section:render", "glood:section:render", "page_viewed", "product_viewed"]
-    glood = collector.wait_for("glood", lambda ev: _page_events(ev, first_url) == expected, client_id=client_id)
+    # The two sections in the HTML render; the late one (inserted ~300 ms after DOMContentLoaded) only if the
+    # page was still there then, which depends on how fast the next page came.
+    def arrived(events: list[dict[str, Any]]) -> bool:
+        names = _page_events(events, first_url)
+        return {"page_viewed", "product_viewed"} <= set(names) and names.count("glood:section:render") >= 2
+
+    glood = collector.wait_for("glood", arrived, client_id=client_id)
     early = [e for e in glood if e["body"]["page_url"] == first_url]
+    names = _page_events(glood, first_url)
+    assert names.count("page_viewed") == names.count("product_viewed") == 1 and len(names) in (4, 5), names
+    renders = [e["event"]["customData"]["track"]["section"] for e in early if e["name"] == "glood:section:render"]
+    assert len(renders) == len(set(renders))
     genlook = collector.wait_for("genlook", lambda ev: {e["event_id"] for e in early} <= {e["event_id"] for e in ev},
                                  client_id=client_id)
     assert all(e["deliveries"] == 1 for e in early)
