@@ -37,6 +37,7 @@ def test_identify_then_reset_across_pages(store: StorePage, collector: Collector
     store.open("/")
     first_client = store.client_id
     store.page.evaluate("gloodTracker.identify('cust-9')")
+    store.status()  # answered once the worker has judged the call (and the sensor holds what it stored)
     store.open("/collections/all")
     first = collector.wait_for("glood", lambda ev: any(e["body"]["page_url"].endswith("/collections/all")
                                                        for e in ev if e["name"] == "page_viewed"),

@@ -23,6 +23,7 @@ def test_route_changes_are_page_views_with_their_own_url_type_and_sections(store
     are never viewed."""
     store.open("/")
     client_id = store.client_id
+    base = store.base_url
     first = store.status()["pageview_id"]
     removed = store.page.evaluate("[...document.querySelectorAll('[data-glood-section]')].map(s => s.dataset.gloodSection)")
     store.page.evaluate(ROUTE, ["/collections/all?spa=1", {"page_type": "collection", "collection": {"id": "7"}}])
@@ -31,9 +32,13 @@ def test_route_changes_are_page_views_with_their_own_url_type_and_sections(store
     store.page.evaluate("history.replaceState({}, '', location.href)")
     second = store.status()["pageview_id"]
     assert second != first
-    base = store.base_url
+    def spa_render(ev: dict) -> bool:
+        return ev["name"] == "glood:section:render" and ev["body"]["page_url"] == base + "/products/spa-shirt"
+
+    # Each event is its own request: wait for all of them, not just the first few.
     glood = collector.wait_for("glood", lambda ev: len([e for e in ev if e["name"] == "page_viewed"]) >= 3
-                               and any(e["name"] == "product_viewed" for e in ev), client_id=client_id)
+                               and any(e["name"] == "product_viewed" for e in ev) and any(spa_render(e) for e in ev),
+                               client_id=client_id)
     views = sorted((e["body"]["page_url"], e["body"]["page_type"]) for e in glood if e["name"] == "page_viewed")
     assert views == [(base + "/", "home"), (base + "/collections/all?spa=1", "collection"),
                      (base + "/products/spa-shirt", "product")]
