@@ -41,9 +41,9 @@ class BenchApp:
 
     @property
     def embed(self) -> str:
-        """The store's embed as of now: it names the tracker archive by the hash of its sources, so it
-        changes whenever a file under tracker/ does (also while a long benchmark runs)."""
-        return tracker_embed(self.settings, self.store.state.demo.bundle)
+        """The store's embed as of now: it names the tracker's build by content hashes, so it changes whenever
+        a file under tracker/ does (also while a long benchmark runs)."""
+        return tracker_embed(self.settings, self.store.state.demo.tracker)
 
     def variant_embed(self, variant: str) -> str:
         if variant == "none":

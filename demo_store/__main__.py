@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import uvicorn
 
@@ -38,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "repeatable; '*' = any host)")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="SECONDS",
                         help="close connections whose request line and headers take longer (default: %(default)s)")
+    parser.add_argument("--dist-dir", default=None, metavar="DIR",
+                        help="where the tracker's build goes, served under /dist/ (default: dist/)")
+    parser.add_argument("--full-stdlib", action="store_true",
+                        help="ship Pyodide's standard library untrimmed (python -m tracker build --full-stdlib)")
     return parser.parse_args(argv)
 
 
@@ -47,7 +52,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                     genlook_url=args.genlook_url, glood_public_token=args.glood_public_token or None,
                     analytics_enabled=not args.analytics_disabled, consent_banner=args.consent_banner,
                     allowed_hosts=tuple(args.allowed_host),
-                    tracker_overrides={"filter_bots": True} if args.filter_bots else {})
+                    tracker_overrides={"filter_bots": True} if args.filter_bots else {},
+                    dist_dir=Path(args.dist_dir) if args.dist_dir else None, full_stdlib=args.full_stdlib)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,10 +12,11 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.routing import Mount
 
 from .api import Rejection
-from .assets import StaticAssets, TrackerBundle, tracker_routes
+from .assets import StaticAssets, Vendor, dist_cache_control
 from .cart import cart_routes
 from .catalog import CATALOG
 from .collector import collector_routes
+from .dist import DIST_PREFIX, TrackerDist
 from .funnel import funnel_routes
 from .headless import headless_routes
 from .pages import error_response, page_routes, server_error
@@ -32,9 +33,12 @@ GZIP_EXCLUDED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/wasm")
 
 
 def create_app(settings: Settings) -> Starlette:
-    """A demo store: pages, cart, the sections stand-in, the collectors, static files and the tracker."""
-    state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path),
-                     bundle=TrackerBundle(settings.tracker_dir, settings.static_dir))
+    """A demo store: pages, cart, the sections stand-in, the collectors, static files and the tracker's build
+    (made now when `dist/` is missing or stale)."""
+    tracker = TrackerDist(settings.tracker_dist_dir, settings.tracker_dir, settings.static_dir,
+                          full_stdlib=settings.full_stdlib)
+    tracker.manifest()
+    state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path), tracker=tracker)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -48,9 +52,10 @@ def create_app(settings: Settings) -> Starlette:
         sections_route(),
         *collector_routes(),
         *funnel_routes(),
-        *tracker_routes(),
-        Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False, vendor=state.bundle.vendor),
-              name="static"),
+        Mount("/static", app=StaticAssets(directory=settings.static_dir, check_dir=False,
+                                          vendor=Vendor(settings.static_dir)), name="static"),
+        Mount(DIST_PREFIX, app=StaticAssets(directory=settings.tracker_dist_dir, check_dir=False,
+                                            cache=dist_cache_control), name="dist"),
     ]
     # Outermost first: unknown hosts are refused before anything runs; the security headers go inside
     # the compression, so that the CSP can hash the page's inline scripts as they are written.

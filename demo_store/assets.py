@@ -1,37 +1,29 @@
-"""Static files with the right types, caching and precompressed variants, and the tracker as one zip for its worker.
+"""Static files with the right types, caching and precompressed variants: `/static/` and the tracker's build (`/dist/`).
 
 The vendored runtime (`static/vendor/<package>/`) is also served under `/static/vendor/<package>@<version>/`,
 the version being the one in the vendored `package.json`: those URLs never change content, so they are
 immutable. `scripts/vendor.sh` stores `.zst` and `.gz` next to the text and wasm files; a request that accepts
-one of them gets it as is (no per-request compression of a 9.6 MB wasm).
+one of them gets it as is (no per-request compression of a 9.6 MB wasm). The tracker's build output (`dist/`,
+`python -m tracker build`) is served the same way, its content-hashed names immutable.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import re
-import subprocess
 import threading
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from .settings import REPO_ROOT, app_state
-
-__all__ = ["MEDIA_TYPES", "IMMUTABLE", "ENCODINGS", "StaticAssets", "Vendor", "TrackerArchive", "TrackerBundle",
-           "tracker_routes", "accepted_encodings", "minify", "tracker_version"]
+__all__ = ["MEDIA_TYPES", "IMMUTABLE", "ENCODINGS", "StaticAssets", "Vendor", "accepted_encodings", "cache_control",
+           "dist_cache_control"]
 
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -40,6 +32,8 @@ MEDIA_TYPES = {
     ".json": "application/json",
     ".wasm": "application/wasm",
     ".zip": "application/zip",
+    ".whl": "application/zip",
+    ".liquid": "text/plain; charset=utf-8",
     ".py": "text/plain; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".svg": "image/svg+xml",
@@ -50,10 +44,8 @@ VENDOR_CACHE = "public, max-age=3600"
 REVALIDATE = "no-cache"
 # Bundler output names carry an 8-character content hash, e.g. core-C9KDLldu.js.
 _HASHED_NAME = re.compile(r"-(?=[\w-]*[A-Z0-9])[\w-]{8}\.(?:m?js|css)$")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-TRACKER_PREFIX = "/static/tracker"
-#: Modules of the tracker package left out of the archive a page loads.
-NOT_SHIPPED = frozenset({"testing.py"})
+#: A name or directory of the tracker's build carrying the first 12 hex digits of its content's sha256.
+_DIST_HASHED = re.compile(r"(?:^|[/.-])[0-9a-f]{12}(?:[./]|$)")
 VENDOR_PREFIX = "/static/vendor"
 #: Precompressed variants stored next to a file, in order of preference: (Content-Encoding, suffix).
 ENCODINGS = (("zstd", ".zst"), ("gzip", ".gz"))
@@ -66,6 +58,11 @@ def cache_control(relative_path: str, *, versioned: bool = False) -> str:
     if path.parts[:1] != ("vendor",):
         return REVALIDATE
     return IMMUTABLE if versioned or _HASHED_NAME.search(path.name) else VENDOR_CACHE
+
+
+def dist_cache_control(relative_path: str, *, versioned: bool = False) -> str:
+    """The build's content-hashed files never change: immutable; its manifest, embed and Liquid: revalidate."""
+    return IMMUTABLE if _DIST_HASHED.search(relative_path) else REVALIDATE
 
 
 def accepted_encodings(header: str) -> set[str]:
@@ -139,12 +136,16 @@ class StaticAssets(StaticFiles):
     """StaticFiles with explicit MIME types (.mjs, .wasm, ...), Cache-Control by path, versioned vendor
     URLs and precompressed variants (`<file>.zst`, `<file>.gz`) chosen by Accept-Encoding."""
 
-    def __init__(self, *args: Any, vendor: Vendor | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, vendor: Vendor | None = None,
+                 cache: Callable[..., str] = cache_control, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.vendor = vendor
+        self.cache = cache
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         relative = path.replace(os.sep, "/")
+        if any(part.startswith(".") for part in PurePosixPath(relative).parts):
+            raise HTTPException(404)  # lock and partial files of a build, dotfiles
         versioned = False
         if self.vendor is not None:
             resolved = self.vendor.resolve(relative)
@@ -175,7 +176,7 @@ class StaticAssets(StaticFiles):
         if variants:
             response.headers["vary"] = "Accept-Encoding"
         relative, versioned = scope.get("glood.static") or (self.get_path(scope).replace(os.sep, "/"), False)
-        response.headers["cache-control"] = cache_control(relative, versioned=versioned)
+        response.headers["cache-control"] = self.cache(relative, versioned=versioned)
         return response
 
 
@@ -191,136 +192,3 @@ def _variants(path: Path) -> list[tuple[str, Path, os.stat_result]]:
         except OSError:
             continue
     return found
-
-
-@dataclass(frozen=True)
-class TrackerArchive:
-    """The `tracker/` package as a deterministic zip, named by the first 12 hex digits of its sha256."""
-
-    data: bytes
-    digest: str
-
-    @property
-    def name(self) -> str:
-        return f"tracker-{self.digest}.zip"
-
-    @property
-    def url(self) -> str:
-        return f"{TRACKER_PREFIX}/{self.name}"
-
-
-class TrackerBundle:
-    """Builds the tracker archive once and again only when a .py file under `tracker_dir` changes;
-    knows the URLs of the runtime it runs on (`vendor`) and the sensor the page inlines."""
-
-    def __init__(self, tracker_dir: Path, static_dir: Path | None = None) -> None:
-        self.tracker_dir = tracker_dir
-        self.static_dir = static_dir if static_dir is not None else tracker_dir.parent / "static"
-        self.vendor = Vendor(self.static_dir)
-        self._lock = threading.Lock()
-        self._sensor: tuple[tuple[int, int], str] | None = None
-        self._signature: tuple[tuple[str, int, int], ...] | None = None
-        self._archive: TrackerArchive | None = None
-
-    def _sources(self) -> list[tuple[str, Path]]:
-        """Every .py of the package but the test doubles (`tracker/testing.py`), which are not shipped."""
-        found = [(p.relative_to(self.tracker_dir).as_posix(), p) for p in self.tracker_dir.rglob("*.py")]
-        return sorted((name, path) for name, path in found if name not in NOT_SHIPPED)
-
-    def archive(self) -> TrackerArchive:
-        sources = self._sources()
-        signature = tuple((name, p.stat().st_mtime_ns, p.stat().st_size) for name, p in sources)
-        with self._lock:
-            if self._archive is None or signature != self._signature:
-                self._archive = _zip(sources)
-                self._signature = signature
-            return self._archive
-
-    def runtime(self, require_consent: bool = False, honor_gpc: bool = True) -> dict[str, Any]:
-        """What the sensor's `data-runtime` names: its second half, the worker, Pyodide, the tracker archive,
-        and what the sensor must know of the config before the worker says (`rc`: consent first; `gpc`:
-        Global Privacy Control denies)."""
-        index = self.vendor.url("pyodide", "")
-        return {"relay": f"{TRACKER_PREFIX}/relay.js", "worker": f"{TRACKER_PREFIX}/worker.mjs",
-                "pyodide": index + "pyodide.mjs", "index": index, "archive": self.archive().url,
-                "version": tracker_version(self.tracker_dir), "rc": require_consent, "gpc": honor_gpc}
-
-    def sensor(self) -> str:
-        """The sensor's source, minified with the pinned terser when it is installed (the page inlines it)."""
-        source = self.static_dir / "tracker" / "sensor.js"
-        stamp = (source.stat().st_mtime_ns, source.stat().st_size)
-        with self._lock:
-            if self._sensor is None or self._sensor[0] != stamp:
-                self._sensor = (stamp, minify(source))
-            return self._sensor[1]
-
-
-def tracker_version(tracker_dir: Path) -> str:
-    """`__version__` of the tracker package (its one version source)."""
-    match = re.search(r'^__version__ = "([^"]+)"', (tracker_dir / "__init__.py").read_text(encoding="utf-8"), re.M)
-    return match.group(1) if match else "0"
-
-
-def minify(source: Path) -> str:
-    """`source` through terser (`node_modules/.bin/terser`, pinned in package.json), or as it is without it.
-
-    The result is kept in `node_modules/.cache/glood-sensor/<sha256 of the source>.js`, so a store (or a test)
-    that starts later serves it without running node again.
-    """
-    text = source.read_text(encoding="utf-8")
-    terser = REPO_ROOT / "node_modules" / ".bin" / "terser"
-    if not terser.is_file():
-        return text
-    cached = REPO_ROOT / "node_modules" / ".cache" / "glood-sensor" / (hashlib.sha256(text.encode()).hexdigest() + ".js")
-    try:
-        return cached.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    try:
-        done = subprocess.run([str(terser), "--compress", "passes=2", "--mangle", "--ecma", "2020"], input=text,
-                              capture_output=True, text=True, timeout=60, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return text
-    minified = done.stdout.strip()
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(minified, encoding="utf-8")
-        partial.replace(cached)
-    except OSError:
-        pass
-    return minified
-
-
-def _zip(sources: list[tuple[str, Path]]) -> TrackerArchive:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, path in sources:
-            info = zipfile.ZipInfo(f"tracker/{name}", date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o100644 << 16
-            archive.writestr(info, path.read_bytes())
-    data = buffer.getvalue()
-    return TrackerArchive(data, hashlib.sha256(data).hexdigest()[:12])
-
-
-def revalidated(request: Request, body: bytes, media_type: str) -> Response:
-    """`body` with a strong ETag and `no-cache`; 304 Not Modified when the browser already has it."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-    headers = {"Cache-Control": REVALIDATE, "ETag": etag}
-    given = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
-    if etag in given or "*" in given:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
-
-
-async def tracker_zip(request: Request) -> Response:
-    archive = app_state(request).bundle.archive()
-    if request.path_params["digest"] != archive.digest:
-        raise HTTPException(404)
-    return Response(archive.data, media_type="application/zip", headers={"Cache-Control": IMMUTABLE})
-
-
-def tracker_routes() -> list[Route]:
-    """Served ahead of the static mount: the content-addressed tracker archive the worker unpacks."""
-    return [Route(TRACKER_PREFIX + "/tracker-{digest:str}.zip", tracker_zip)]

@@ -93,7 +93,7 @@ async def shell(request: Request) -> Response:
         json_script("glood-page", {**route.context, "cart": cart.to_json()}),
         json_script("headless-catalog", catalog_json(state.catalog, state.settings.shop_domain)),
         *(['<script src="/static/consent.js"></script>'] if state.settings.consent_banner else []),
-        tracker_embed(state.settings, state.bundle, {"channel": HEADLESS_CHANNEL}),
+        tracker_embed(state.settings, state.tracker, {"channel": HEADLESS_CHANNEL}),
     ])
     html = render("headless", title=esc(f"{route.title} · {STORE_NAME}"), head=head,
                   nav=_nav(state, cart.item_count))

@@ -15,9 +15,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .api import Rejection, json_error
-from .assets import TrackerBundle
 from .cart import Cart, cart_token, load_cart, remember_cart
 from .catalog import Collection, Product, format_money, format_price
+from .dist import TrackerDist
 from .recommend import SECTION_TYPES, Section, SectionProduct, recommend, record_serves
 from .settings import AppState, Settings, app_state
 from .store_db import DESTINATIONS
@@ -59,25 +59,18 @@ def json_script(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{esc(element_id)}">{text}</script>'
 
 
-def tracker_embed(settings: Settings, bundle: TrackerBundle | None = None,
+def tracker_embed(settings: Settings, tracker: TrackerDist | None = None,
                   config: Mapping[str, Any] | None = None) -> str:
-    """The tracker's embed (contract §3): the config tag and the inline sensor, which names the rest.
+    """The tracker's embed (contract §3) from the tracker's build (`dist/`, `python -m tracker build`): the config
+    tag and the inline sensor, which names the rest by their content-hashed `/dist/` URLs.
 
     Nothing else of the tracker loads before the page's `load` event: the sensor then imports its second
-    half, which starts the worker (Pyodide and the tracker package, from versioned, immutable URLs).
+    half, which starts the worker (Pyodide, the build's lockfile and the tracker's wheel).
     `config` adds (or replaces) keys of the page's tracker config (the headless app's `channel`).
     """
-    bundle = bundle or TrackerBundle(settings.tracker_dir, settings.static_dir)
-    sensor = bundle.sensor()
-    if "</script" in sensor.lower():
-        raise ValueError("the sensor's text cannot be inlined: it contains </script")
-    config = {**settings.tracker_config(), **(config or {})}
-    runtime = json.dumps(bundle.runtime(config.get("require_consent") is True, config.get("honor_gpc") is not False),
-                         separators=(",", ":"))
-    return "\n".join([
-        json_script("glood-tracker-config", config),
-        f'<script data-runtime="{esc(runtime)}">{sensor}</script>',
-    ])
+    tracker = tracker or TrackerDist(settings.tracker_dist_dir, settings.tracker_dir, settings.static_dir,
+                                     full_stdlib=settings.full_stdlib)
+    return tracker.embed({**settings.tracker_config(), **(config or {})})
 
 
 # -- fragments ----------------------------------------------------------------------------
@@ -148,7 +141,7 @@ def _page(request: Request, *, title: str, main: str, context: dict[str, Any], s
     if state.settings.consent_banner:
         head += '\n<script src="/static/consent.js"></script>'
     if tracked:
-        head += "\n" + tracker_embed(state.settings, state.bundle)
+        head += "\n" + tracker_embed(state.settings, state.tracker)
     html = render("layout", title=esc(title), head=head, nav=_nav(state, cart, request.url.path), main=main)
     return remember_cart(HTMLResponse(html, status_code=status), token, is_new)
 

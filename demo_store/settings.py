@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 from starlette.requests import Request
 
 if TYPE_CHECKING:
-    from .assets import TrackerBundle
     from .catalog import Catalog
+    from .dist import TrackerDist
     from .store_db import Database
 
 __all__ = ["REPO_ROOT", "GENLOOK_EVENTS_PATH", "Settings", "AppState", "app_state"]
@@ -33,6 +33,9 @@ class Settings:
     `allowed_hosts` are the Host header names served besides 127.0.0.1, localhost and [::1] (any port
     unless an entry names one; "*" allows any host); other hosts get a 400 (against DNS rebinding).
     `body_timeout` bounds, in seconds, the reading of one request body (408 past it).
+    `dist_dir` is where the tracker's build goes and is served from, under `/dist/` (default: `dist/` next to
+    `tracker_dir`); the store builds it on start when missing or stale. `full_stdlib` ships Pyodide's standard
+    library untrimmed (`python -m tracker build --full-stdlib`).
     """
 
     db_path: str = "var/demo.sqlite3"
@@ -49,6 +52,12 @@ class Settings:
     tracker_dir: Path = REPO_ROOT / "tracker"
     allowed_hosts: tuple[str, ...] = ()
     body_timeout: float = 30.0
+    dist_dir: Path | None = None
+    full_stdlib: bool = False
+
+    @property
+    def tracker_dist_dir(self) -> Path:
+        return self.dist_dir if self.dist_dir is not None else self.tracker_dir.parent / "dist"
 
     def tracker_config(self) -> dict[str, Any]:
         """The JSON of the page's `#glood-tracker-config` tag."""
@@ -59,12 +68,12 @@ class Settings:
 
 @dataclass(frozen=True)
 class AppState:
-    """What every handler of one app needs: settings, catalogue, database, tracker archive."""
+    """What every handler of one app needs: settings, catalogue, database, the tracker's build."""
 
     settings: Settings
     catalog: "Catalog"
     db: "Database"
-    bundle: "TrackerBundle"
+    tracker: "TrackerDist"
 
 
 def app_state(request: Request) -> AppState:

@@ -1,5 +1,7 @@
 // The tracker's worker: loads Pyodide and the tracker package, then hands every message to Python as JSON text.
 // The first message is the sensor's boot message; messages that arrive while Python loads wait, in order.
+// The tracker is a wheel named in the build's lockfile (`python -m tracker build`): Pyodide fetches it while it
+// boots (`packages`), checks its sha256 and installs it in site-packages; `stdlib` is the build's standard library.
 let handle = null;
 const early = [];
 self.onmessage = async (event) => {
@@ -9,10 +11,10 @@ self.onmessage = async (event) => {
   if (early.length > 1) return;
   const { rt } = event.data;
   try {
-    const archive = fetch(rt.archive).then((r) => {
-      if (!r.ok) throw new Error(`${rt.archive} answered ${r.status}`);
-      return r.arrayBuffer();
-    });
+    // The runtime starts at once; the hook's module (if any) loads meanwhile.
+    const runtime = import(rt.pyodide).then(({ loadPyodide }) => loadPyodide({ indexURL: rt.index,
+      lockFileURL: rt.lock, stdLibURL: rt.stdlib, packages: [rt.pkg] }));
+    runtime.catch(() => {}); // awaited below; not an unhandled rejection while the hook loads
     // The merchant's before_send hook (config: the URL of a module whose default export takes an event).
     let hook; // undefined (None in Python) unless the config names a module
     try {
@@ -21,10 +23,7 @@ self.onmessage = async (event) => {
     } catch (error) {
       self.postMessage({ t: "log", l: "error", m: `before_send not loaded: ${error}` });
     }
-    const { loadPyodide } = await import(rt.pyodide);
-    const pyodide = await loadPyodide({ indexURL: rt.index });
-    pyodide.unpackArchive(await archive, "zip", { extractDir: "/glood" });
-    pyodide.runPython("import sys; sys.path.insert(0, '/glood')");
+    const pyodide = await runtime;
     const start = pyodide.pyimport("tracker.browser").start;
     const py = start(early.shift(), (out) => self.postMessage(JSON.parse(out)), hook);
     start.destroy();

@@ -72,7 +72,7 @@ def test_every_page_has_favicon_context_and_the_tracker_embed(client: TestClient
         "shop_domain": "demo-store.myshopify.com", "glood_url": "",
         "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_public_token": None}
     runtime = json.loads(str(page.one("script", data_runtime=True)["data-runtime"]))
-    assert set(runtime) == {"relay", "worker", "pyodide", "index", "archive", "version", "rc", "gpc"}
+    assert set(runtime) == {"relay", "worker", "pyodide", "index", "lock", "stdlib", "pkg", "version", "rc", "gpc"}
     assert "gloodTracker" in page.inline_scripts[0] and "sendBeacon" in page.inline_scripts[0]
     assert not page.find("script", type="module") and not page.find("script", type="py")
     assert page.one("a", href="/_collector")
@@ -273,9 +273,11 @@ def tree(tmp_path: Path) -> Path:
     """A static dir and a tracker package of our own, so these tests need no vendored files."""
     static = tmp_path / "static"
     files = {"vendor/pyodide/pyodide.mjs": "export {};", "vendor/pyodide/pyodide.asm.wasm": "\0asm" + "x" * 4000,
+             "vendor/pyodide/pyodide.asm.mjs": "export default 1;", "vendor/pyodide/package.json": '{"version": "1.2.3"}',
              "vendor/pyodide/pyodide-lock.json": "{}", "vendor/pyodide/python_stdlib.zip": "PK" + "z" * 4000,
              "vendor/other/core-C9KDLldu.js": "x", "vendor/other/core.css": "a{}",
              "tracker/sensor.js": "(() => { window.gloodTracker = {}; })();",
+             "tracker/relay.js": "export default () => {};", "tracker/worker.mjs": "self.onmessage = () => {};",
              "store.css": "body { color: red; }\n" * 200, "store.js": "1;"}
     for name, text in files.items():
         (static / name).parent.mkdir(parents=True, exist_ok=True)
@@ -291,7 +293,8 @@ def tree(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tree_client(tree: Path) -> Iterator[TestClient]:
-    settings = Settings(db_path=str(tree / "d.sqlite3"), static_dir=tree / "static", tracker_dir=tree / "tracker")
+    settings = Settings(db_path=str(tree / "d.sqlite3"), static_dir=tree / "static", tracker_dir=tree / "tracker",
+                        full_stdlib=True)  # the tree's python_stdlib.zip is not a real one
     with TestClient(create_app(settings), base_url=BASE) as c:
         yield c
 
@@ -327,10 +330,10 @@ def test_static_paths_cannot_escape_and_missing_files_are_404(tree_client: TestC
     assert tree_client.get("/static/..%2Fd.sqlite3").status_code == 404
 
 
-def _archive_names(data: bytes) -> list[str]:
+def _wheel_names(data: bytes) -> list[str]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-        return archive.namelist()
+        return [n for n in archive.namelist() if ".dist-info/" not in n]
 
 
 def _runtime(client: TestClient) -> dict[str, str]:
@@ -338,33 +341,43 @@ def _runtime(client: TestClient) -> dict[str, str]:
     return dict(json.loads(str(page.one("script", data_runtime=True)["data-runtime"])))
 
 
-def test_runtime_names_pyodide_and_a_content_addressed_tracker_zip(tree_client: TestClient) -> None:
-    """The sensor's runtime names our Pyodide, the version, and tracker-<sha256[:12]>.zip holding every .py."""
-    runtime = _runtime(tree_client)
-    assert runtime["pyodide"] == "/static/vendor/pyodide/pyodide.mjs" and runtime["index"] == "/static/vendor/pyodide/"
-    assert runtime["version"] == "9.8.7"
-    url = runtime["archive"]
-    digest = re.fullmatch(r"/static/tracker/tracker-([0-9a-f]{12})\.zip", url)
-    assert digest
-    response = tree_client.get(url)
+def _wheel(client: TestClient, runtime: dict[str, str]) -> bytes:
+    """The tracker's wheel, found as Pyodide finds it: through the lockfile the runtime names."""
+    lock = client.get(runtime["lock"]).json()
+    entry = lock["packages"][runtime["pkg"]]
+    assert entry["imports"] == ["tracker"] and entry["install_dir"] == "site"
+    response = client.get(runtime["lock"].rsplit("/", 1)[0] + "/" + entry["file_name"])
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/zip"
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert hashlib.sha256(response.content).hexdigest()[:12] == digest.group(1)
-    assert _archive_names(response.content) == ["tracker/__init__.py", "tracker/core/__init__.py",
-                                                "tracker/core/worker.py"]
-    assert tree_client.get(url).content == response.content
-    assert tree_client.get("/static/tracker/tracker-000000000000.zip").status_code == 404
+    assert hashlib.sha256(response.content).hexdigest() == entry["sha256"]
+    return response.content
 
 
-def test_tracker_zip_is_rebuilt_when_a_source_changes(tree: Path, tree_client: TestClient) -> None:
-    """Editing a tracker file gives a new archive name; the old name is then gone."""
-    old = _runtime(tree_client)["archive"]
+def test_runtime_names_the_builds_hashed_urls(tree_client: TestClient) -> None:
+    """The sensor's runtime names the build under /dist/: worker, Pyodide, lockfile and stdlib by content-hashed
+    URLs, each served immutable; the lockfile names the tracker's wheel holding every shipped .py."""
+    runtime = _runtime(tree_client)
+    assert runtime["version"] == "9.8.7" and runtime["pkg"] == "glood-tracker"
+    assert re.fullmatch(r"/dist/pyodide/1\.2\.3-[0-9a-f]{12}/", runtime["index"])
+    assert runtime["pyodide"] == runtime["index"] + "pyodide.mjs"
+    for key in ("relay", "worker", "pyodide", "lock", "stdlib"):
+        response = tree_client.get(runtime[key])
+        assert response.status_code == 200, key
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable", key
+    assert _wheel_names(_wheel(tree_client, runtime)) == ["tracker/__init__.py", "tracker/core/__init__.py",
+                                                          "tracker/core/worker.py"]
+    manifest = tree_client.get("/dist/manifest.json")
+    assert manifest.headers["cache-control"] == "no-cache" and manifest.json()["runtime"]["lock"] == runtime["lock"]
+    assert tree_client.get("/dist/.build.lock").status_code == 404
+
+
+def test_the_build_follows_source_changes(tree: Path, tree_client: TestClient) -> None:
+    """Editing a tracker file rebuilds: a new wheel and lockfile URL, the wheel holding the new file."""
+    old = _runtime(tree_client)["lock"]
     (tree / "tracker" / "core" / "extra.py").write_text("X = 2\n")
-    new = _runtime(tree_client)["archive"]
-    assert new != old
-    assert "tracker/core/extra.py" in _archive_names(tree_client.get(new).content)
-    assert tree_client.get(old).status_code == 404
+    runtime = _runtime(tree_client)
+    assert runtime["lock"] != old
+    assert "tracker/core/extra.py" in _wheel_names(_wheel(tree_client, runtime))
 
 
 def test_the_sensor_is_inlined_from_static_tracker(tree: Path, tree_client: TestClient) -> None:
@@ -376,11 +389,11 @@ def test_the_sensor_is_inlined_from_static_tracker(tree: Path, tree_client: Test
     assert "edited" in Page(tree_client.get("/").text).inline_scripts[0]
 
 
-def test_repo_tracker_zip_holds_the_real_package(client: TestClient) -> None:
-    """With default settings the archive is the repository's tracker package."""
-    names = _archive_names(client.get(_runtime(client)["archive"]).content)
+def test_repo_wheel_holds_the_real_package(client: TestClient) -> None:
+    """With default settings the wheel is the repository's tracker package, without its test doubles or build."""
+    names = _wheel_names(_wheel(client, _runtime(client)))
     expected = sorted("tracker/" + p.relative_to(REPO / "tracker").as_posix() for p in (REPO / "tracker").rglob("*.py")
-                      if p.name != "testing.py" or p.parent != REPO / "tracker")
+                      if p.relative_to(REPO / "tracker").parts[0] in ("__init__.py", "core", "browser"))
     assert names == expected and "tracker/__init__.py" in names and "tracker/testing.py" not in names
 
 
@@ -401,23 +414,19 @@ def vendored(tree: Path) -> Path:
 @pytest.fixture
 def vendored_client(vendored: Path) -> Iterator[TestClient]:
     settings = Settings(db_path=str(vendored / "d.sqlite3"), static_dir=vendored / "static",
-                        tracker_dir=vendored / "tracker")
+                        tracker_dir=vendored / "tracker", full_stdlib=True)
     with TestClient(create_app(settings), base_url=BASE) as c:
         yield c
 
 
 def test_versioned_vendor_urls_are_immutable_and_the_embed_uses_them(vendored_client: TestClient) -> None:
-    """/static/vendor/<package>@<vendored version>/ serves the same files, cached for good; the sensor's
-    runtime names those URLs."""
+    """/static/vendor/<package>@<vendored version>/ serves the same files, cached for good."""
     plain = vendored_client.get("/static/vendor/pyodide/pyodide.mjs")
     versioned = vendored_client.get("/static/vendor/pyodide@314.0.7/pyodide.mjs")
     assert versioned.status_code == 200 and versioned.content == plain.content
     assert versioned.headers["content-type"].startswith("text/javascript")
     assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert plain.headers["cache-control"] == "public, max-age=3600"
-    runtime = _runtime(vendored_client)
-    assert runtime["pyodide"] == "/static/vendor/pyodide@314.0.7/pyodide.mjs"
-    assert runtime["index"] == "/static/vendor/pyodide@314.0.7/"
 
 
 @pytest.mark.parametrize("path", [
@@ -432,11 +441,11 @@ def test_other_versions_and_missing_files_are_404(vendored_client: TestClient, p
 
 
 def test_version_changes_with_the_vendored_package_json(vendored: Path, vendored_client: TestClient) -> None:
-    """Re-vendoring another version moves the URLs (and the old ones stop answering)."""
+    """Re-vendoring another version moves the URLs (and the old ones stop answering); the build follows."""
     manifest = vendored / "static" / "vendor" / "pyodide" / "package.json"
     manifest.write_text(json.dumps({"version": "315.0.0"}))
     os.utime(manifest, ns=(manifest.stat().st_mtime_ns + 10**9,) * 2)
-    assert _runtime(vendored_client)["pyodide"] == "/static/vendor/pyodide@315.0.0/pyodide.mjs"
+    assert _runtime(vendored_client)["pyodide"].startswith("/dist/pyodide/315.0.0-")
     assert vendored_client.get("/static/vendor/pyodide@314.0.7/pyodide.mjs").status_code == 404
     assert vendored_client.get("/static/vendor/pyodide@315.0.0/pyodide.mjs").status_code == 200
 

@@ -1,0 +1,36 @@
+"""`python -m tracker build --out dist/`: the files a merchant hosts (see `tracker.build`). Not shipped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .build import Options, build
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tracker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("build", help="write the tracker's hosted files, embed.html and manifest.json")
+    command.add_argument("--out", type=Path, default=Path("dist"), help="output directory (default: %(default)s)")
+    command.add_argument("--base-url", default="/dist/",
+                         help="where the output is hosted, an absolute path or URL on the store's origin "
+                              "(default: %(default)s)")
+    command.add_argument("--full-stdlib", action="store_true",
+                         help="ship Pyodide's standard library as it is (no trimming)")
+    args = parser.parse_args(argv)
+    manifest = build(args.out, options=Options(base_url=args.base_url, full_stdlib=args.full_stdlib))
+    total = 0
+    for name, entry in sorted(manifest["files"].items()):
+        total += entry["bytes"]
+        encodings = ", ".join(f"{k} {v['bytes']:,}" for k, v in (entry.get("encodings") or {}).items())
+        print(f"{name:<22} {entry['bytes']:>11,} B  {entry['url']}" + (f"  ({encodings})" if encodings else ""))
+    print(f"{args.out}/manifest.json: tracker {manifest['version']}, Pyodide {manifest['pyodide']}, "
+          f"stdlib {manifest['stdlib']}, {len(manifest['files'])} files, {total:,} B, "
+          f"{manifest['build_seconds']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
