@@ -69,7 +69,7 @@ VIEWPORT = {"width": 1280, "height": 720}
 PAGE_PATH = "/products/classic-oxford-shirt"
 NAV_PATHS = ("/products/classic-oxford-shirt", "/collections/all", "/", "/products/linen-camp-shirt", "/cart")
 #: Requests the tracker is responsible for: the runtime (Pyodide) and the tracker's own files.
-TRACKER_PREFIXES = ("/static/vendor/", "/static/tracker/")
+TRACKER_PREFIXES = ("/static/vendor/", "/static/tracker/", "/dist/")
 READY_SELECTOR = "html[data-glood-tracker=ready], html[data-glood-tracker=error]"
 BOOT_TIMEOUT_MS = 90_000
 #: After ready (tracker page) or after the load event (control page), before collecting.

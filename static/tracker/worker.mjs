@@ -12,8 +12,10 @@ self.onmessage = async (event) => {
   const { rt } = event.data;
   try {
     // The runtime starts at once; the hook's module (if any) loads meanwhile.
-    const runtime = import(rt.pyodide).then(({ loadPyodide }) => loadPyodide({ indexURL: rt.index,
-      lockFileURL: rt.lock, stdLibURL: rt.stdlib, packages: [rt.pkg] }));
+    // Absolute URLs (relative ones as the page resolves them): Pyodide resolves the wheel against the lockfile's.
+    const url = (u) => u && new URL(u, event.data.page.url).href;
+    const runtime = import(url(rt.pyodide)).then(({ loadPyodide }) => loadPyodide({ indexURL: url(rt.index),
+      lockFileURL: url(rt.lock), stdLibURL: url(rt.stdlib), packages: [rt.pkg] }));
     runtime.catch(() => {}); // awaited below; not an unhandled rejection while the hook loads
     // The merchant's before_send hook (config: the URL of a module whose default export takes an event).
     let hook; // undefined (None in Python) unless the config names a module

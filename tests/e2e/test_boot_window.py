@@ -146,13 +146,13 @@ def test_a_prerendered_page_sends_nothing_until_activated(store: StorePage, coll
 
 
 def test_nothing_of_the_runtime_is_fetched_before_the_load_event(store: StorePage) -> None:
-    """Every request for the tracker's files (its worker, Pyodide, the archive) starts after the page's load
+    """Every request for the tracker's files (its worker, Pyodide, the wheel) starts after the page's load
     event; before it the page carries only the inline sensor and the config."""
     store.open(PRODUCT)
     timing = store.page.evaluate("""() => ({
         load: performance.getEntriesByType('navigation')[0].loadEventEnd,
         tracker: performance.getEntriesByType('resource')
-            .filter(r => /\\/static\\/(tracker|vendor)\\//.test(r.name)).map(r => [r.name, r.startTime])})""")
+            .filter(r => /\\/(dist|static\\/(tracker|vendor))\\//.test(r.name)).map(r => [r.name, r.startTime])})""")
     assert timing["tracker"], "the worker's files are resource entries of the page"
     early = [name for name, start in timing["tracker"] if start < timing["load"]]
     assert early == [], early
