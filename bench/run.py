@@ -677,6 +677,10 @@ class Bench:
         self.results["tracker_files"] = {
             f"{visit}_visit": [{k: r.get(k) for k in keys} for r in first[index]["tracker_requests"]]
             for index, visit in enumerate(("first", "repeat", "return"))}
+        # First-visit bytes per file of every variant with a tracker (first run).
+        self.results["first_visit_files"] = {
+            name: [{k: r.get(k) for k in keys} for r in runs_[0][0]["tracker_requests"]]
+            for name, runs_ in raw.items() if name != "none" and runs_}
 
     def per_event(self, batch: int = 20, reps: int = 25) -> None:
         """track() cost, and the round trip and main-thread cost of `await flush()`, through the public API."""
@@ -1027,6 +1031,13 @@ def table(results: dict[str, Any]) -> str:
             doc = embed["document"]
             row("    product page HTML, tracker / none (gzip)", "", f"{doc['tracker']['gzip']:,}",
                 f"{doc['none']['gzip']:,}")
+        for name, files in (results.get("first_visit_files") or {}).items():
+            label = name.split(":", 1)[1] if name.startswith("compare:") else name
+            lines.append(f"  first visit, per file ({label}, run 1): bytes on the wire, Content-Encoding, ms")
+            for entry in files:
+                lines.append(f"    {entry['path'][-66:]:<66}{entry['bytes'] or 0:>11,}  {entry['encoding'] or '-':<5}"
+                             f"{_ms(entry['ms']):>10}")
+            lines.append(f"    {'total':<66}{sum(e['bytes'] or 0 for e in files):>11,}")
         lines.append("")
         lines.append("Main-thread long tasks until ready + 0.75 s (none: load + 2 s), median per visit")
         row("", "count", "total ms", "blocking ms", "longest ms", "before load")

@@ -29,6 +29,10 @@ fi
 
 bash scripts/vendor.sh
 
+# The tracker's build (what a merchant hosts, served by the demo store under /dist/): wheel, lockfile, hashed
+# runtime, embed.html, the Shopify block and manifest.json; only when missing or its sources changed.
+.venv/bin/python -m tracker build --out dist --if-stale
+
 # Wheels the core's tests need inside Pyodide (scripts/pyodide_tests.sh): from PyPI, pinned with hashes in
 # tests/pyodide/requirements.txt, for Pyodide 314's Python 3.14 (pure wheels, and hypothesis's wasm build).
 wheels=.cache/pyodide-wheels

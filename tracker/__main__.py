@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .build import Options, build
+from .build import Options, Sources, build, is_current
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,8 +19,14 @@ def main(argv: list[str] | None = None) -> int:
                               "(default: %(default)s)")
     command.add_argument("--full-stdlib", action="store_true",
                          help="ship Pyodide's standard library as it is (no trimming)")
+    command.add_argument("--if-stale", action="store_true",
+                         help="build only when the output is missing or its sources changed (scripts/setup.sh)")
     args = parser.parse_args(argv)
-    manifest = build(args.out, options=Options(base_url=args.base_url, full_stdlib=args.full_stdlib))
+    options = Options(base_url=args.base_url, full_stdlib=args.full_stdlib)
+    if args.if_stale and is_current(args.out, Sources.default(), options):
+        print(f"{args.out}/manifest.json is current")
+        return 0
+    manifest = build(args.out, options=options)
     total = 0
     for name, entry in sorted(manifest["files"].items()):
         total += entry["bytes"]
@@ -28,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<22} {entry['bytes']:>11,} B  {entry['url']}" + (f"  ({encodings})" if encodings else ""))
     print(f"{args.out}/manifest.json: tracker {manifest['version']}, Pyodide {manifest['pyodide']}, "
           f"stdlib {manifest['stdlib']}, {len(manifest['files'])} files, {total:,} B, "
-          f"{manifest['build_seconds']:.1f} s")
+          f"{manifest.get('build_seconds', 0):.1f} s")
     return 0
 
 

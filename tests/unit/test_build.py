@@ -1,0 +1,162 @@
+"""`python -m tracker build`: the wheel, the lockfile, the manifest and the embed (tracker/build/)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tracker.build import EMBED, LIQUID, MANIFEST, Options, Sources, build, ensure, is_current
+from tracker.build.wheel import build_wheel
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Sources:
+    """A tracker package (with test doubles, a build package and __main__) and a fake vendored Pyodide."""
+    tracker = tmp_path / "tracker"
+    files = {"__init__.py": '__version__ = "1.2.3"\n', "__main__.py": "", "testing.py": "DOUBLES = 1\n",
+             "core/__init__.py": "", "core/worker.py": "import json\n", "browser/__init__.py": "",
+             "browser/ffi.py": "FFI = 1\n", "build/__init__.py": "BUILD = 1\n", "build/stdlib.py": "",
+             "core/__pycache__/worker.cpython-311.pyc": "", "notes.txt": "not python"}
+    static = tmp_path / "static"
+    vendored = {"vendor/pyodide/pyodide.mjs": "export const loadPyodide = 1;\n" * 60,
+                "vendor/pyodide/pyodide.asm.mjs": "export default 1;\n",
+                "vendor/pyodide/pyodide.asm.wasm": "\0asm" + "w" * 5000,
+                "vendor/pyodide/pyodide.asm.wasm.gz": "GZIP-VARIANT",
+                "vendor/pyodide/python_stdlib.zip": "PK" + "z" * 4000,
+                "vendor/pyodide/package.json": '{"name": "pyodide", "version": "314.0.7"}',
+                "vendor/pyodide/pyodide-lock.json": json.dumps({"info": {"python": "3.14.2"}, "packages": {
+                    "micropip": {"name": "micropip", "file_name": "micropip-0.11.1-py3-none-any.whl"}}}),
+                "tracker/sensor.js": "(() => { window.gloodTracker = {}; })();",
+                "tracker/relay.js": "export default () => {};\n" * 80, "tracker/worker.mjs": "self.onmessage = 1;\n"}
+    for root, tree in ((tracker, files), (static, vendored)):
+        for name, text in tree.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+    return Sources(tracker, static, tmp_path)
+
+
+#: The fake standard library is not a real one: nothing to trim.
+FULL = Options(full_stdlib=True)
+
+
+def _names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.namelist()
+
+
+def test_the_wheel_is_deterministic(sources: Sources) -> None:
+    """Two builds of the same sources give the same bytes (fixed timestamps and order), file to file."""
+    first, second = build_wheel(sources.tracker_dir), build_wheel(sources.tracker_dir)
+    assert first.data == second.data and first.name == "glood_tracker-1.2.3-py3-none-any.whl"
+    with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    one = build(sources.repo_root / "one", sources, FULL)
+    two = build(sources.repo_root / "two", sources, FULL)
+    assert {k: (v["path"], v["sha256"]) for k, v in one["files"].items()} == \
+        {k: (v["path"], v["sha256"]) for k, v in two["files"].items()}
+
+
+def test_the_wheel_holds_only_what_the_browser_loads(sources: Sources) -> None:
+    """The wheel has tracker/__init__.py, core/ and browser/ and its dist-info; never testing.py, build/,
+    __main__.py, caches or non-Python files."""
+    wheel = build_wheel(sources.tracker_dir)
+    names = _names(wheel.data)
+    assert [n for n in names if n.startswith("tracker/")] == [
+        "tracker/__init__.py", "tracker/browser/__init__.py", "tracker/browser/ffi.py", "tracker/core/__init__.py",
+        "tracker/core/worker.py"]
+    assert {n for n in names if not n.startswith("tracker/")} == {
+        f"glood_tracker-1.2.3.dist-info/{f}" for f in ("METADATA", "WHEEL", "RECORD", "top_level.txt")}
+    with zipfile.ZipFile(io.BytesIO(wheel.data)) as archive:
+        assert "Tag: py3-none-any" in archive.read("glood_tracker-1.2.3.dist-info/WHEEL").decode()
+        record = archive.read("glood_tracker-1.2.3.dist-info/RECORD").decode()
+    assert "tracker/core/worker.py,sha256=" in record and "testing" not in record
+
+
+def test_the_repository_wheel_leaves_out_testing_and_build() -> None:
+    """The real package's wheel has no tracker/testing.py, tracker/build/ or tracker/__main__.py."""
+    names = _names(build_wheel(REPO / "tracker").data)
+    assert "tracker/core/pipeline.py" in names and "tracker/browser/ffi.py" in names
+    assert not [n for n in names if n.startswith(("tracker/testing", "tracker/build/", "tracker/__main__"))]
+
+
+def test_the_lockfile_entry_matches_the_wheel(sources: Sources, tmp_path: Path) -> None:
+    """The lockfile keeps the vendored packages and adds glood-tracker: its file_name (relative to the lockfile)
+    is the served wheel and its sha256 is the wheel's."""
+    out = tmp_path / "dist"
+    manifest = build(out, sources, FULL)
+    lock_path = out / manifest["files"]["pyodide-lock.json"]["path"]
+    lock = json.loads(lock_path.read_text())
+    assert lock["info"] == {"python": "3.14.2"} and "micropip" in lock["packages"]
+    entry = lock["packages"]["glood-tracker"]
+    assert entry["name"] == "glood-tracker" and entry["version"] == "1.2.3" and entry["imports"] == ["tracker"]
+    assert entry["install_dir"] == "site" and entry["package_type"] == "package" and entry["depends"] == []
+    wheel = (lock_path.parent / entry["file_name"]).read_bytes()
+    assert hashlib.sha256(wheel).hexdigest() == entry["sha256"] == manifest["files"]["tracker.whl"]["sha256"]
+    assert manifest["runtime"]["pkg"] == "glood-tracker"
+
+
+def test_the_manifest_lists_every_file_with_its_hash(sources: Sources, tmp_path: Path) -> None:
+    """Every file written (variants included) is in the manifest with its size and sha256, and hashed names
+    carry the first 12 hex digits of their content's sha256."""
+    out = tmp_path / "dist"
+    manifest = build(out, sources, FULL)
+    listed: dict[str, dict[str, str | int]] = {}
+    for entry in manifest["files"].values():
+        assert entry["url"] == "/dist/" + entry["path"]
+        listed[entry["path"]] = entry
+        for variant in (entry.get("encodings") or {}).values():
+            listed[variant["path"]] = variant
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {MANIFEST, ".build.lock"}
+    assert on_disk == set(listed)
+    for path, entry in listed.items():
+        data = (out / path).read_bytes()
+        assert entry["bytes"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest(), path
+    for name in ("relay.js", "worker.mjs", "sensor.js", "pyodide-lock.json", "python_stdlib.zip", "tracker.whl"):
+        entry = manifest["files"][name]
+        hashed = re.search(r"[./]([0-9a-f]{12})[./]", entry["path"])
+        assert hashed and entry["sha256"].startswith(hashed.group(1)), name
+    assert manifest["files"]["pyodide.asm.wasm"]["encodings"]["gzip"]["bytes"] == len("GZIP-VARIANT")
+    assert manifest["version"] == "1.2.3" and manifest["pyodide"] == "314.0.7"
+
+
+def test_the_embed_points_at_the_hashed_urls(sources: Sources, tmp_path: Path) -> None:
+    """embed.html is the config tag and the inline sensor whose data-runtime names the build's hashed URLs under
+    --base-url; the Liquid block renders the same runtime with its settings' config."""
+    out = tmp_path / "dist"
+    manifest = build(out, sources, Options(base_url="https://cdn.example/t", full_stdlib=True))
+    embed = (out / EMBED).read_text()
+    attribute = re.search(r'<script data-runtime="([^"]*)">(.*?)</script>', embed, re.S)
+    assert attribute and "gloodTracker" in attribute.group(2)
+    runtime = json.loads(attribute.group(1).replace("&quot;", '"'))
+    files = manifest["files"]
+    assert runtime["lock"] == files["pyodide-lock.json"]["url"] == "https://cdn.example/t/" + \
+        files["pyodide-lock.json"]["path"]
+    assert runtime["worker"] == files["worker.mjs"]["url"] and runtime["relay"] == files["relay.js"]["url"]
+    assert runtime["stdlib"] == files["python_stdlib.zip"]["url"]
+    assert runtime["pyodide"] == files["pyodide.mjs"]["url"] == runtime["index"] + "pyodide.mjs"
+    assert re.fullmatch(r"https://cdn\.example/t/pyodide/314\.0\.7-[0-9a-f]{12}/", runtime["index"])
+    assert '<script type="application/json" id="glood-tracker-config">' in embed
+    liquid = (out / LIQUID).read_text()
+    assert "{% schema %}" in liquid and files["pyodide-lock.json"]["url"] in liquid
+    schema = json.loads(liquid.split("{% schema %}")[1].split("{% endschema %}")[0])
+    assert {s["id"] for s in schema["settings"]} == {"shop_domain", "glood_url", "genlook_url", "glood_public_token"}
+
+
+def test_a_source_change_makes_the_build_stale(sources: Sources, tmp_path: Path) -> None:
+    """ensure() rebuilds when a shipped source changes (a new wheel URL) and not otherwise."""
+    out = tmp_path / "dist"
+    first = ensure(out, sources, FULL)
+    assert is_current(out, sources, FULL) and ensure(out, sources, FULL)["runtime"] == first["runtime"]
+    (sources.tracker_dir / "core" / "extra.py").write_text("X = 1\n")
+    assert not is_current(out, sources, FULL)
+    second = ensure(out, sources, FULL)
+    assert second["files"]["tracker.whl"]["url"] != first["files"]["tracker.whl"]["url"]
+    assert not is_current(out, sources, Options(base_url="/other/", full_stdlib=True))
