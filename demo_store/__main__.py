@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      description="The demo store with the tracker and stand-in collectors.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    parser.add_argument("--db", default="var/demo.sqlite3", help="SQLite file for carts and events (default: %(default)s)")
+    parser.add_argument("--db", default="var/demo.sqlite3",
+                        help="SQLite file for carts and events (default: %(default)s)")
     parser.add_argument("--glood-url", default="",
                         help='Glood API base the tracker delivers to ("" = this store, the default)')
     parser.add_argument("--genlook-url", default=GENLOOK_EVENTS_PATH,

@@ -9,8 +9,9 @@ import json
 import logging
 import math
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import ClientDisconnect, Request
@@ -21,9 +22,9 @@ from starlette.types import Receive, Scope, Send
 from .schemas import Schema, json_path
 from .settings import AppState, app_state
 
-__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "EXPOSED_HEADERS", "JSON_TYPES", "Rejection", "Payload", "Handler", "Authorizer",
-           "Endpoint", "json_error", "cors_headers", "content_type", "whole_number", "same_origin_problem",
-           "same_origin_only", "read_body", "parse_json", "read_json", "json_api_route"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "EXPOSED_HEADERS", "JSON_TYPES", "Rejection", "Payload", "Handler",
+           "Authorizer", "Endpoint", "json_error", "cors_headers", "content_type", "whole_number",
+           "same_origin_problem", "same_origin_only", "read_body", "parse_json", "read_json", "json_api_route"]
 
 MAX_BODY_BYTES = 65536
 #: Deepest nesting of arrays and objects a JSON body may have (the APIs' bodies need 6).

@@ -13,8 +13,9 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException

@@ -5,8 +5,9 @@ when a source changes (a cheap check of the inputs' sizes and times on each embe
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tracker.build import Options, Sources, ensure, is_current, load_manifest, sensor_text
 from tracker.build.embed import embed_html

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -127,7 +128,8 @@ def _request_row(request_id: str, members: list[_Unit]) -> dict[str, Any]:
     return {"request_id": _text(request_id), "store": members[0].store, "source": _text(first.source),
             "page_type": _text(first.page_type), "page_url": _text(first.page_url), "served_at": _text(first.served_at),
             "counts": counts, "rates": _rates(counts), "events": events,
-            "sections": [{"section": _text(u.serve.section_id), "recommendation_type": _text(u.serve.recommendation_type),
+            "sections": [{"section": _text(u.serve.section_id),
+                          "recommendation_type": _text(u.serve.recommendation_type),
                           "products": u.serve.products,
                           "events": {stage: u.events[stage] for stage in STAGES[1:]}} for u in members]}
 
@@ -224,7 +226,8 @@ def funnel_svg(counts: Mapping[str, int], *, title: str, width: int = 420, bar_h
             f'<text x="0" y="{baseline}" class="funnel-label">{esc(STAGE_LABELS[stage])}</text>'
             f'<rect x="{label_width}" y="{y}" width="{bar}" height="{bar_height}" rx="3"'
             f' class="funnel-bar funnel-bar-{stage}" fill="#1f5f4a"/>'
-            f'<text x="{round(label_width + bar + 6, 1)}" y="{baseline}" class="funnel-value">{value}{esc(share)}</text>'
+            f'<text x="{round(label_width + bar + 6, 1)}" y="{baseline}" class="funnel-value">'
+            f'{value}{esc(share)}</text>'
             "</g>")
     parts.append("</svg>")
     return "".join(parts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
+from functools import cache
 from html import escape
 from pathlib import Path
 from string import Template
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -42,7 +43,7 @@ def _attributes(pairs: Iterable[tuple[str, Any]]) -> str:
     return " ".join(f'{name}="{esc(value)}"' for name, value in pairs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> Template:
     return Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
 
@@ -116,7 +117,8 @@ def _sections(request: Request, page_type: str, sections: Iterable[Section]) -> 
 
 
 def _product_card(product: Product) -> str:
-    return f'<li class="card">{card_link(product.url, product.title, format_money(product.price_cents), product.color)}</li>'
+    link = card_link(product.url, product.title, format_money(product.price_cents), product.color)
+    return f'<li class="card">{link}</li>'
 
 
 def _current(is_current: bool) -> str:
@@ -213,7 +215,8 @@ async def product(request: Request) -> Response:
 def _cart_rows(cart: Cart) -> str:
     rows = []
     for number, line in enumerate(cart.lines, start=1):
-        variant = "" if line.variant.title == "Default Title" else f'<span class="muted">{esc(line.variant.title)}</span>'
+        variant = ("" if line.variant.title == "Default Title"
+                   else f'<span class="muted">{esc(line.variant.title)}</span>')
         rows.append(
             f'<tr><td><div class="line-product"><span class="swatch swatch-small"'
             f' style="--swatch: {esc(line.product.color)}"></span>'

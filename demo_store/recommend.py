@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -51,7 +52,7 @@ class SectionProduct:
     url: str
 
     @classmethod
-    def of(cls, product: Product) -> "SectionProduct":
+    def of(cls, product: Product) -> SectionProduct:
         return cls(product.id, product.default_variant.id, product.handle, product.title,
                    format_price(product.price_cents), product.color, product.url)
 
@@ -148,7 +149,7 @@ def recommend(catalog: Catalog, page_type: str, product: Product | None = None,
     page_sections = PAGE_SECTIONS.get(page_type, ())
     wanted = tuple(page_sections if types is None else types)
     request_id = new_request_id(now)
-    sections = []
+    sections: list[Section] = []
     for kind in wanted:
         spec = _SPECS.get(kind)
         if spec is None:

@@ -4,8 +4,9 @@ and a validator whose messages name the JSON path and the problem."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -222,7 +223,7 @@ def _message(error: ValidationError) -> str:
         return f"has {len(instance)} items, at most {expected} allowed"
     if kind == "minLength":
         return "must not be empty" if expected == 1 else f"must be at least {expected} characters"
-    return error.message
+    return str(error.message)
 
 
 class Schema:

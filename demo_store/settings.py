@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -71,9 +72,9 @@ class AppState:
     """What every handler of one app needs: settings, catalogue, database, the tracker's build."""
 
     settings: Settings
-    catalog: "Catalog"
-    db: "Database"
-    tracker: "TrackerDist"
+    catalog: Catalog
+    db: Database
+    tracker: TrackerDist
 
 
 def app_state(request: Request) -> AppState:

@@ -7,11 +7,12 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 __all__ = ["DESTINATIONS", "StoredEvent", "Visit", "Fault", "Serve", "SectionEvent", "LineLimit", "Database",
            "utc_now", "lenient_json", "token_digest"]
@@ -98,7 +99,7 @@ CREATE TEMP TABLE IF NOT EXISTS faults (
 
 def utc_now() -> str:
     """RFC 3339 UTC with milliseconds: 2026-04-16T10:29:58.123Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def lenient_json(text: str) -> Any:
@@ -155,7 +156,7 @@ class Serve:
     served_at: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Serve":
+    def from_row(cls, row: sqlite3.Row) -> Serve:
         return cls(row["request_id"], row["section_id"], row["recommendation_type"], int(row["products"] or 0),
                    row["source"], row["page_type"], row["page_url"], row["served_at"])
 
@@ -208,7 +209,7 @@ class Visit:
     expires_at: float | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Visit":
+    def from_row(cls, row: sqlite3.Row) -> Visit:
         return cls(row["visit_id"], row["shop_domain"], row["client_id"], row["user_id"], row["customer_id"],
                    row["page_type"], row["page_url"], row["token_sha256"], row["expires_at"])
 
@@ -376,7 +377,8 @@ class Database:
             for s in serves:
                 conn.execute(
                     "INSERT INTO serves (request_id, section_id, recommendation_type, products, source, page_type,"
-                    " page_url, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, section_id) DO NOTHING",
+                    " page_url, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (request_id, section_id) DO NOTHING",
                     (s.request_id, s.section_id, s.recommendation_type, s.products, s.source, s.page_type,
                      s.page_url, s.served_at or utc_now()))
 

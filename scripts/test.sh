@@ -7,9 +7,10 @@ bash scripts/setup.sh --browser
 # Every test in CPython, then the core's unit tests inside Pyodide (scripts/pyodide_tests.sh; PYODIDE_TESTS=0
 # leaves that out). The command fails when either fails; an interrupted pytest (exit code 2) stops here.
 status=0
-# The tracker package type-checks (mypy --strict) and lints (ruff) clean, as configured in pyproject.toml.
+# The tracker and the demo store type-check (mypy --strict) and, with the benchmark and the tests, lint (ruff)
+# clean, as configured in pyproject.toml.
 .venv/bin/mypy || status=$?
-.venv/bin/ruff check tracker || status=$?
+.venv/bin/ruff check tracker demo_store bench tests || status=$?
 pytest_status=0
 .venv/bin/python -m pytest "$@" || pytest_status=$?
 [ "$status" != 0 ] || status=$pytest_status

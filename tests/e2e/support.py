@@ -6,8 +6,9 @@ import json
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from playwright.sync_api import Page
 
@@ -87,7 +88,7 @@ class StorePage:
         self.page = page
         self.base_url = base_url
 
-    def open(self, path: str = "/", *, wait_ready: bool = True) -> "StorePage":
+    def open(self, path: str = "/", *, wait_ready: bool = True) -> StorePage:
         self.page.goto(self.base_url + path)
         if wait_ready:
             self.wait_ready()

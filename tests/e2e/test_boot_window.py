@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserType, Page
@@ -55,8 +57,8 @@ def test_a_page_left_at_once_is_delivered_by_the_next_page_exactly_once(store: S
 
 
 def _iso(epoch_ms: int) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+    from datetime import datetime
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{epoch_ms % 1000:03d}Z"
 
 
@@ -97,7 +99,8 @@ def bfcache_browser(browser_type: BrowserType) -> Iterator[Browser]:
     browser.close()
 
 
-def test_back_forward_cache_restores_the_page_and_it_counts_a_new_view(bfcache_browser: Browser, store_server: LiveServer,
+def test_back_forward_cache_restores_the_page_and_it_counts_a_new_view(bfcache_browser: Browser,
+                                                                       store_server: LiveServer,
                                                                        collector: Collector) -> None:
     """A tracker page is restored from the back/forward cache (Chromium names no reason against it) and sends a
     new page_viewed with a new pageview id."""
@@ -116,7 +119,8 @@ def test_back_forward_cache_restores_the_page_and_it_counts_a_new_view(bfcache_b
     page.wait_for_function("window.restored === true")
     assert reasons == [], reasons
     assert store.status()["pageview_id"] != first
-    events = collector.wait_for("genlook", lambda ev: len([e for e in ev if e["name"] == "product_page:page_view"]) >= 2,
+    events = collector.wait_for("genlook",
+                                lambda ev: len([e for e in ev if e["name"] == "product_page:page_view"]) >= 2,
                                 client_id=client_id)
     views = {e["context"]["$pageview_id"] for e in events if e["name"] == "product_page:page_view"}
     assert len(views) == 2 and first in views

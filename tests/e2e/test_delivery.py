@@ -33,7 +33,7 @@ def test_page_events_reach_both_destinations_in_their_formats(store: StorePage, 
 
 def test_calls_before_boot_are_replayed_in_order_with_original_times(page: Page, store: StorePage,
                                                                     collector: Collector) -> None:
-    """track() calls made before Python boots are recorded by the sensor and delivered in order with their own timestamps."""
+    """track() calls made before Python boots are recorded by the sensor and delivered in order, own timestamps."""
     page.add_init_script("""
         document.addEventListener('DOMContentLoaded', () => {
             for (const q of ['first', 'second', 'third'])
@@ -115,7 +115,8 @@ def test_bad_track_input_is_reported_and_other_events_flow(store: StorePage, col
     Each gets a console error and a count, never an exception; good events still arrive."""
     store.open("/")
     assert store.page.evaluate("window.gloodTracker.track('checkout_started', {f: () => 1n})") is None
-    assert store.page.evaluate("(() => { const a = {}; a.self = a; return window.gloodTracker.track('checkout_started', a); })()") is None
+    assert store.page.evaluate("(() => { const a = {}; a.self = a; "
+                               "return window.gloodTracker.track('checkout_started', a); })()") is None
     unknown = store.page.evaluate("window.gloodTracker.track('no_such_event', {})")
     huge = store.page.evaluate("window.gloodTracker.track('checkout_started', {blob: 'x'.repeat(70000)})")
     assert unknown and huge  # ids are made at once; the worker judges the rest

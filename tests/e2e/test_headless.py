@@ -7,8 +7,9 @@ viewed; both stand-ins accept every body."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from playwright.sync_api import Page, Response
 
@@ -89,7 +90,8 @@ class App:
     def section(self, element_id: str) -> dict[str, Any]:
         info: dict[str, Any] = self.page.evaluate("""(id) => {
             const el = document.getElementById(id);
-            return {section: el.dataset.gloodSection, serve: el.dataset.gloodServeId, request: el.dataset.gloodRequestId,
+            return {section: el.dataset.gloodSection, serve: el.dataset.gloodServeId,
+                    request: el.dataset.gloodRequestId,
                     products: [...el.querySelectorAll('[data-glood-product-id]')].map(p => [p.dataset.gloodProductId,
                                                                                           p.dataset.gloodVariantId])};
         }""", element_id)
@@ -297,7 +299,8 @@ def test_add_to_cart_and_removal_from_routed_pages(store: StorePage, collector: 
         (added_variant, product.url), (variant_m, product.url)]
     assert adds[1]["event"]["data"]["cartLine"]["merchandise"]["product"]["id"] == app_product_id(store, product.url)
     (removed,) = _named(glood, "product_removed_from_cart")
-    assert removed["event"]["data"]["cartLine"]["merchandise"] == {"id": added_variant, "product": {"id": added_product}}
+    assert removed["event"]["data"]["cartLine"]["merchandise"] == {"id": added_variant,
+                                                                    "product": {"id": added_product}}
     assert removed["body"]["page_url"] == cart.url and removed["body"]["page_type"] == "cart"
     carts = sorted(_named(glood, "cart_viewed"), key=lambda e: e["event"]["timestamp"])
     assert [len(c["event"]["data"]["cart"]["lines"]) for c in carts] == [1, 2]

@@ -25,7 +25,8 @@ def test_route_changes_are_page_views_with_their_own_url_type_and_sections(store
     client_id = store.client_id
     base = store.base_url
     first = store.status()["pageview_id"]
-    removed = store.page.evaluate("[...document.querySelectorAll('[data-glood-section]')].map(s => s.dataset.gloodSection)")
+    removed = store.page.evaluate(
+        "[...document.querySelectorAll('[data-glood-section]')].map(s => s.dataset.gloodSection)")
     store.page.evaluate(ROUTE, ["/collections/all?spa=1", {"page_type": "collection", "collection": {"id": "7"}}])
     store.page.evaluate(ROUTE, ["/products/spa-shirt", {"page_type": "product", "product": {"id": "42"}}])
     store.page.evaluate("history.pushState({}, '', location.pathname + '#reviews')")

@@ -53,11 +53,13 @@ def test_visible_section_is_viewed_and_below_fold_only_after_scrolling(store: St
     store.open(_first_product_path(store))
     similar = _dom_section(store, "section-similar")["section"]
     below = _dom_section(store, "section-below")["section"]
-    events = collector.wait_for("glood", lambda ev: any(t["section"] == similar for t in _tracks(ev, "glood:section:view")),
+    events = collector.wait_for("glood",
+                                lambda ev: any(t["section"] == similar for t in _tracks(ev, "glood:section:view")),
                                 client_id=store.client_id)
     assert below not in {t["section"] for t in _tracks(events, "glood:section:view")}
     store.scroll_to("#section-below")
-    events = collector.wait_for("glood", lambda ev: any(t["section"] == below for t in _tracks(ev, "glood:section:view")),
+    events = collector.wait_for("glood",
+                                lambda ev: any(t["section"] == below for t in _tracks(ev, "glood:section:view")),
                                 client_id=store.client_id)
     assert [t["section"] for t in _tracks(events, "glood:section:view")].count(below) == 1
 
@@ -78,7 +80,8 @@ def test_section_scrolled_past_in_under_a_second_is_not_viewed(store: StorePage,
     _page_clock_past(store, shown_at + 1500)
     sentinel = store.track("search_submitted", {"searchResult": {"query": "sentinel"}})
     store.flush()
-    events = collector.wait_for("glood", lambda ev: any(e["event_id"] == sentinel for e in ev), client_id=store.client_id)
+    events = collector.wait_for("glood", lambda ev: any(e["event_id"] == sentinel for e in ev),
+                                client_id=store.client_id)
     assert below not in {t["section"] for t in _tracks(events, "glood:section:view")}
 
 
@@ -94,7 +97,8 @@ def test_view_waits_while_the_tab_is_hidden(store: StorePage, collector: Collect
     assert store.page.evaluate("window.gloodTracker.pending()") >= 1
     sentinel = store.track("search_submitted", {"searchResult": {"query": "hidden"}})
     store.flush()
-    events = collector.wait_for("glood", lambda ev: any(e["event_id"] == sentinel for e in ev), client_id=store.client_id)
+    events = collector.wait_for("glood", lambda ev: any(e["event_id"] == sentinel for e in ev),
+                                client_id=store.client_id)
     assert similar not in {t["section"] for t in _tracks(events, "glood:section:view")}
     store.show_tab()
     collector.wait_for("glood", lambda ev: any(t["section"] == similar for t in _tracks(ev, "glood:section:view")),

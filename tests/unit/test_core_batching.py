@@ -147,7 +147,7 @@ def test_genlook_bodies_properties(triples, max_events, max_bytes):
         queue_order = [t[0] for t in triples if json_bytes(t[2]) == ctx]
         assert [i for i in seen if json_bytes(by_id[i][2]) == ctx] == queue_order
     # greedy: a body followed by another of the same context could not take that one's first event
-    for body, nxt in zip(bodies, bodies[1:]):
+    for body, nxt in zip(bodies, bodies[1:], strict=False):
         if json_bytes(by_id[body.event_ids[0]][2]) != json_bytes(by_id[nxt.event_ids[0]][2]):
             continue
         grown = json_bytes({"events": [by_id[i][1] for i in body.event_ids + nxt.event_ids[:1]],

@@ -22,8 +22,9 @@ def test_variant_id_finds_the_line():
     assert data is not None and data["cartLine"]["merchandise"]["product"]["id"] == "p1"
 
 
-@pytest.mark.parametrize("change", [CartChange("1", None, "3"), CartChange("1", None, None), CartChange("9", None, "0"),
-                                    CartChange("x", None, "0"), CartChange(None, "v9", "0"), CartChange(None, None, "0")])
+@pytest.mark.parametrize("change", [CartChange("1", None, "3"), CartChange("1", None, None),
+                                    CartChange("9", None, "0"), CartChange("x", None, "0"),
+                                    CartChange(None, "v9", "0"), CartChange(None, None, "0")])
 def test_not_a_removal_or_unknown_line(change):
     """A quantity other than 0, or a line the page's cart does not have, is no removal."""
     assert removed_line(CART, change) is None

@@ -7,7 +7,7 @@ import functools
 import json
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,18 @@ from hypothesis import strategies as st
 
 from tracker.core.config import Config
 from tracker.core.events import (
-    CUSTOM_EVENTS, EVENT_NAMES, PAGE_TYPES, STANDARD_EVENTS, Event, PageContext, ProductRef,
-    SectionTrack, TrackError, check_json_object, event_type, iso_timestamp,
+    CUSTOM_EVENTS,
+    EVENT_NAMES,
+    PAGE_TYPES,
+    STANDARD_EVENTS,
+    Event,
+    PageContext,
+    ProductRef,
+    SectionTrack,
+    TrackError,
+    check_json_object,
+    event_type,
+    iso_timestamp,
 )
 from tracker.core.pipeline import Pipeline
 from tracker.core.storage import MemoryStorage
@@ -98,7 +108,8 @@ def test_page_types_cover_openapi_enum():
 # -- data validation ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data, kind", [([1, 2], "list"), ("text", "str"), (7, "int"), ((1,), "tuple"), ({1, 2}, "set")])
+@pytest.mark.parametrize("data, kind", [([1, 2], "list"), ("text", "str"), (7, "int"), ((1,), "tuple"),
+                                        ({1, 2}, "set")])
 def test_non_object_data_is_rejected(data, kind):
     """data that is not a mapping raises TrackError naming the field and type."""
     with pytest.raises(TrackError, match=f"^data must be an object, not {kind}$"):
@@ -244,7 +255,7 @@ def test_iso_timestamp_is_rfc3339_z_and_exact(epoch_ms):
     text = iso_timestamp(epoch_ms)
     assert RFC3339_Z.match(text), text
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    assert parsed == datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms)
+    assert parsed == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=epoch_ms)
 
 
 # -- records --------------------------------------------------------------------------

@@ -6,8 +6,17 @@ from typing import Any
 
 import pytest
 
-from tracker.core.facts import (PAGE_DATA_GRACE_MS, Emit, FactError, PageBoot, PageJudge, is_new_pageview,
-                                 section_from_dataset, stable_id, visible_share)
+from tracker.core.facts import (
+    PAGE_DATA_GRACE_MS,
+    Emit,
+    FactError,
+    PageBoot,
+    PageJudge,
+    is_new_pageview,
+    section_from_dataset,
+    stable_id,
+    visible_share,
+)
 
 T0 = 1_776_000_000_000.0
 PRODUCT_PAGE = '{"page_type": "product", "product": {"id": "11", "variant_id": "12"}}'
@@ -56,7 +65,8 @@ def test_page_events_at_the_time_origin_with_stable_ids():
     first = judge.start()
     assert names(first) == ["page_viewed", "product_viewed"]
     assert {e.timestamp_ms for e in first} == {int(T0)}
-    assert first[0].id == stable_id("pv-1", "page_viewed") and first[1].data == {"product": {"id": "11", "variant_id": "12"}}
+    assert first[0].id == stable_id("pv-1", "page_viewed")
+    assert first[1].data == {"product": {"id": "11", "variant_id": "12"}}
     assert judge.start() == []
     assert [e.id for e in PageJudge(boot()).start()] == [e.id for e in first]
 
@@ -75,7 +85,8 @@ def test_render_carries_the_section_track():
     assert render.name == "glood:section:render" and render.timestamp_ms == int(T0 + 10)
     assert render.custom["track"] == {
         "section": "91740", "parent": {"productId": "11", "variantId": None},
-        "products": [{"productId": "21", "variantId": "22", "quantity": 1}, {"productId": "31", "variantId": None, "quantity": 1}],
+        "products": [{"productId": "21", "variantId": "22", "quantity": 1},
+                     {"productId": "31", "variantId": None, "quantity": 1}],
         "requestId": "req-1", "sectionServeId": "serve-1", "recommendationType": "similar_products"}
     assert judge.apply(section(f, 20)) == []
 
@@ -129,7 +140,8 @@ def test_click_and_add_to_cart_name_the_product_acted_on():
     f = Facts()
     judge = PageJudge(boot())
     emits = judge_all(judge, [section(f, 0), f(50, "click", i=1, p=["31", None], b=1),
-                              f(60, "add", i=1, p=["21", "22"], v="23", q="2"), f(70, "add", i=0, p=["11", "12"], v="12", q=None)])
+                              f(60, "add", i=1, p=["21", "22"], v="23", q="2"),
+                              f(70, "add", i=0, p=["11", "12"], v="12", q=None)])
     assert names(emits) == ["glood:section:render", "glood:section:click", "glood:section:add_to_cart",
                             "product_added_to_cart", "product_added_to_cart"]
     assert emits[1].custom["track"]["products"] == [{"productId": "31", "variantId": None, "quantity": 1}]
@@ -176,8 +188,9 @@ def test_a_snapshot_restored_elsewhere_judges_the_rest_identically():
     assert [(e.name, e.id, e.timestamp_ms) for e in part] == [(e.name, e.id, e.timestamp_ms) for e in expected]
 
 
-@pytest.mark.parametrize("fact", [{"k": "io", "t": 1.0}, {"s": 1, "t": "x", "k": "io"}, {"s": 1, "t": 1, "k": "what"},
-                                  {"s": 1, "t": 1, "k": "io", "i": 1, "r": [1]}, {"s": 1, "t": 1, "k": "click", "i": "1"}])
+@pytest.mark.parametrize("fact", [{"k": "io", "t": 1.0}, {"s": 1, "t": "x", "k": "io"},
+                                  {"s": 1, "t": 1, "k": "what"}, {"s": 1, "t": 1, "k": "io", "i": 1, "r": [1]},
+                                  {"s": 1, "t": 1, "k": "click", "i": "1"}])
 def test_malformed_facts_are_refused(fact):
     """Facts without a number, time, known kind or well-formed fields raise FactError."""
     with pytest.raises(FactError):

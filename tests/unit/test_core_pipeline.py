@@ -85,7 +85,8 @@ def test_final_flush_without_a_visit_sends_nothing(reason):
     track_n(pipeline, 2)
     report = pipeline.flush(reason)
     assert report.sent == [] and sent_to(pipeline, "genlook") == []
-    assert (pipeline.pending("glood"), pipeline.pending("genlook"), report.deferred) == (2, 2, {"glood": 2, "genlook": 2})
+    assert (pipeline.pending("glood"), pipeline.pending("genlook")) == (2, 2)
+    assert report.deferred == {"glood": 2, "genlook": 2}
 
 
 def test_session_unavailable_lets_genlook_go_on_any_flush():
@@ -632,7 +633,8 @@ def test_track_returns_the_event_and_rejects_before_queueing():
     """track returns the queued event; a rejected one leaves the queues untouched."""
     pipeline = make()
     event = pipeline.track("page_viewed", {"a": 1}, page=PAGE_A, timestamp_ms=1_700_000_000_000)
-    assert (event.name, event.data, event.timestamp_ms, event.page) == ("page_viewed", {"a": 1}, 1_700_000_000_000, PAGE_A)
+    assert (event.name, event.data, event.timestamp_ms, event.page) == ("page_viewed", {"a": 1}, 1_700_000_000_000,
+                                                                        PAGE_A)
     with pytest.raises(TrackError):
         pipeline.track("page_viewed", {"bad": {1}}, page=PAGE_A)
     assert [e.id for e in pipeline.outboxes["glood"]] == [event.id]

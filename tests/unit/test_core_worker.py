@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -162,7 +163,8 @@ def test_facts_become_events_and_the_hold_reflects_them():
         h.tracker.start()
         h.tracker.handle({"t": "facts", "f": [
             {"s": 1, "t": T0 + 10, "k": "sec", "i": 1, "a": {"gloodSection": "9"}, "p": [["1", None]]},
-            {"s": 2, "t": T0 + 20, "k": "call", "m": "track", "a": ["search_submitted", {"q": 1}, None], "e": "id-from-page"}]})
+            {"s": 2, "t": T0 + 20, "k": "call", "m": "track", "a": ["search_submitted", {"q": 1}, None],
+             "e": "id-from-page"}]})
         h.timers.advance(30)
         hold = h.of("hold")[-1]
         assert hold["upto"] == 2 and hold["b"] == [] and hold["c"] == "granted"  # no visit: nothing may go yet
@@ -208,7 +210,8 @@ def test_an_earlier_pages_facts_are_judged_once_with_their_own_ids():
                            "pd": '{"page_type": "product", "product": {"id": "5"}}'},
                   "f": [{"s": 1, "t": T0 + 100, "k": "sec", "i": 1, "a": {"gloodSection": "9"}, "p": []},
                         {"s": 2, "t": T0 + 200, "k": "click", "i": 1, "p": ["7", None]},
-                        {"s": 3, "t": T0 + 300, "k": "call", "m": "track", "a": ["search_submitted", None, None], "e": "e-3"}]}
+                        {"s": 3, "t": T0 + 300, "k": "call", "m": "track", "a": ["search_submitted", None, None],
+                         "e": "e-3"}]}
         live = dict(record, boot=dict(record["boot"], page="page-9"))
         store = {FACTS_PREFIX + "page-1": json.dumps(record), FACTS_PREFIX + "page-9": json.dumps(live)}
         locks = FakeLocks({TAB_LOCK_PREFIX + "page-9", TAB_LOCK_PREFIX + "page-2"})
@@ -280,7 +283,7 @@ def test_init_is_glood_documented_call_and_its_answer_is_kept():
                                                 "token": "visit-token", "config": {"analytics_enabled": True}})
         h.tracker.start()
         await settle()
-        (url, body), headers = h.requests[0], h.init_headers[0]
+        (_url, body), headers = h.requests[0], h.init_headers[0]
         assert headers["x-shop"] == "s.myshopify.com" and headers["Authorization"] == "Bearer public-1"
         assert set(body) == {"user_id", "client_id", "page_type", "page_url"} and body["page_type"] == "home"
         (glood,) = h.bodies("glood")

@@ -4,8 +4,9 @@ test_demo_glood_init.py; tokens: test_demo_tokens.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -150,7 +151,8 @@ BAD_GENLOOK_TIMESTAMP = _with(genlook_body("a", "b", "c", "d"), ("events", 3, "t
 
 MALFORMED = [
     # (id, path, body (dict = JSON, bytes = raw), headers, status, message fragment)
-    ("glood-id-not-string", GLOOD, _with(glood_body(), ("event", "id"), 7), {}, 400, "event.id: 7 is not of type string"),
+    ("glood-id-not-string", GLOOD, _with(glood_body(), ("event", "id"), 7), {}, 400,
+     "event.id: 7 is not of type string"),
     ("glood-missing-session", GLOOD, _with(glood_body(), ("session_id",), ...), {}, 400,
      "body: 'session_id' is a required property"),
     ("glood-missing-event-name", GLOOD, _with(glood_body(), ("event", "name"), ...), {}, 400,

@@ -8,8 +8,9 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -17,7 +18,7 @@ from starlette.testclient import TestClient
 from demo_store.app import Settings, create_app
 from demo_store.catalog import CATALOG
 from demo_store.funnel import FUNNEL_MAX_BYTES, MAX_TEXT, STAGES, funnel_bytes, funnel_svg, store_of
-from demo_store.store_db import Serve, StoredEvent
+from demo_store.store_db import Serve
 
 BASE = "http://127.0.0.1:8000"
 SECTIONS = "/api/storefront/v3/headless/sections"
@@ -56,7 +57,8 @@ def glood(client: TestClient, name: str, page_url: str, section: Any, request_id
 
 def genlook(client: TestClient, name: str, page_url: str, section: str, request_id: str) -> None:
     body = {"events": [{"event": name, "timestamp": "2026-04-16T10:29:58Z", "$insert_id": str(uuid.uuid4()),
-                        "properties": {"glood_event": "glood:" + name, "section_id": section, "request_id": request_id}}],
+                        "properties": {"glood_event": "glood:" + name, "section_id": section,
+                                       "request_id": request_id}}],
             "context": {"$session_id": "visit-1", "$current_url": page_url}}
     assert client.post(GENLOOK, json=body).status_code == 200
 
@@ -74,7 +76,7 @@ def by_store(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def counts(*values: int) -> dict[str, int]:
-    return dict(zip(STAGES, values))
+    return dict(zip(STAGES, values, strict=True))
 
 
 def test_store_of_reads_the_path() -> None:
@@ -284,7 +286,8 @@ def test_funnel_page_is_linked_from_the_explorer_and_draws_each_store_section_an
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     page = response.text
     assert 'id="glood-tracker-config"' not in page  # the explorer is not tracked
-    assert 'href="/_collector?destination=genlook"' in page and 'href="/_collector/funnel.json?destination=genlook"' in page
+    assert 'href="/_collector?destination=genlook"' in page
+    assert 'href="/_collector/funnel.json?destination=genlook"' in page
     for store in ("classic", "headless"):
         section = re.search(rf'<section class="funnel-store" id="funnel-{store}".*?</section>', page, re.S)
         assert section is not None

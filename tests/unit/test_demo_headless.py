@@ -10,16 +10,17 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from page_parser import Page
 from starlette.testclient import TestClient
 
 from demo_store.app import Settings, create_app
 from demo_store.catalog import CATALOG
 from demo_store.recommend import api_section, recommend
-from page_parser import Page
 
 BASE = "http://127.0.0.1:8000"
 REPO = Path(__file__).resolve().parents[2]

@@ -4,8 +4,9 @@ answers in the Error shape (with CORS, counted) whatever goes wrong, 500s includ
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -31,14 +32,14 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 def glood_text(data: str = "{}", name: str = "glood:section:view", event_id: str = "evt-1") -> str:
     """A valid Glood body as text, with `data` spliced in as raw JSON (so it can hold what json.dumps won't write)."""
-    return ('{"event": {"id": "%s", "name": "%s", "type": "custom", "timestamp": "2026-04-16T10:29:58.123Z", '
-            '"data": %s, "customData": {}}, "session_id": "visit-1", "client_id": "client-1", '
-            '"shop_domain": "demo-store.myshopify.com"}') % (event_id, name, data)
+    return ('{"event": {"id": "' + event_id + '", "name": "' + name + '", "type": "custom", '
+            '"timestamp": "2026-04-16T10:29:58.123Z", "data": ' + data + ', "customData": {}}, '
+            '"session_id": "visit-1", "client_id": "client-1", "shop_domain": "demo-store.myshopify.com"}')
 
 
 def genlook_text(name: str = "section:view", properties: str = "{}") -> str:
-    return ('{"events": [{"event": %s, "timestamp": "2026-04-16T10:29:58Z", "$insert_id": "g-1", '
-            '"properties": %s}], "context": {"$session_id": "visit-1"}}') % (json.dumps(name), properties)
+    return ('{"events": [{"event": ' + json.dumps(name) + ', "timestamp": "2026-04-16T10:29:58Z", '
+            '"$insert_id": "g-1", "properties": ' + properties + '}], "context": {"$session_id": "visit-1"}}')
 
 
 def stats(client: TestClient, destination: str) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def test_nesting_at_the_limit_and_brackets_in_strings_are_fine(client: TestClien
                                  '"\\u0000 nul"', '"caf\u00e9 \u20ac \U0001f600"'])
 def test_finite_numbers_and_valid_unicode_are_accepted(client: TestClient, raw: str) -> None:
     """Big but finite numbers, underflow to zero, escaped surrogate pairs and NUL are fine, and listed back."""
-    response = client.post(GLOOD, content=glood_text('{"v": %s}' % raw).encode("utf-8"), headers=JSON_HEADERS)
+    response = client.post(GLOOD, content=glood_text('{"v": ' + raw + "}").encode("utf-8"), headers=JSON_HEADERS)
     assert response.status_code == 200, response.text
     (stored,) = listed(client, "glood")
     assert stored["event"]["data"]["v"] == json.loads(raw)

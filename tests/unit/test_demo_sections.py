@@ -8,9 +8,10 @@ import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import socket
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from demo_store.__main__ import parse_args
 from demo_store.app import Settings, create_app
 from demo_store.live import LiveServer
-from demo_store.serving import (HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, LIMIT_CONCURRENCY, MAX_HEAD_BYTES,
-                                BoundedH11Protocol, server_config)
+from demo_store.serving import (
+    HEADER_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    LIMIT_CONCURRENCY,
+    MAX_HEAD_BYTES,
+    BoundedH11Protocol,
+    server_config,
+)
 
 #: The bound configured for these tests, and how long a test waits for it before failing (generous: the
 #: machine is shared; what matters is that the server closes at all, and long before this).
@@ -42,7 +48,7 @@ def read_until_closed(sock: socket.socket) -> bytes:
             received += chunk
     except ConnectionResetError:
         pass
-    except socket.timeout:
+    except TimeoutError:
         pytest.fail(f"the server kept the connection open for {GIVE_UP_AFTER} s")
     finally:
         sock.close()

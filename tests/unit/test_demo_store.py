@@ -12,10 +12,11 @@ import shutil
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from page_parser import Page
 from starlette.testclient import TestClient
 
 from demo_store.app import Settings, create_app
@@ -23,7 +24,6 @@ from demo_store.assets import accepted_encodings
 from demo_store.catalog import CATALOG
 from demo_store.pages import json_script
 from demo_store.recommend import recommend
-from page_parser import Page
 
 #: The store as the tests reach it (a loopback host: others are refused).
 BASE = "http://127.0.0.1:8000"
@@ -273,7 +273,8 @@ def tree(tmp_path: Path) -> Path:
     """A static dir and a tracker package of our own, so these tests need no vendored files."""
     static = tmp_path / "static"
     files = {"vendor/pyodide/pyodide.mjs": "export {};", "vendor/pyodide/pyodide.asm.wasm": "\0asm" + "x" * 4000,
-             "vendor/pyodide/pyodide.asm.mjs": "export default 1;", "vendor/pyodide/package.json": '{"version": "1.2.3"}',
+             "vendor/pyodide/pyodide.asm.mjs": "export default 1;",
+             "vendor/pyodide/package.json": '{"version": "1.2.3"}',
              "vendor/pyodide/pyodide-lock.json": "{}", "vendor/pyodide/python_stdlib.zip": "PK" + "z" * 4000,
              "vendor/other/core-C9KDLldu.js": "x", "vendor/other/core.css": "a{}",
              "tracker/sensor.js": "(() => { window.gloodTracker = {}; })();",
