@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from demo_store.app import Settings, create_app
 from demo_store.cart import MAX_QUANTITY
 from demo_store.catalog import CATALOG
 from demo_store.store_db import Database, LineLimit
 
-BASE = "http://127.0.0.1:8000"
 SHIRT = CATALOG.product("classic-oxford-shirt")
 TOTE = CATALOG.product("canvas-tote")
 assert SHIRT is not None and TOTE is not None
 VARIANT = SHIRT.default_variant.id
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def quantities(client: TestClient) -> list[int]:

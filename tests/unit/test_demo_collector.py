@@ -4,7 +4,6 @@ test_demo_glood_init.py; tokens: test_demo_tokens.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,6 @@ INIT = "/api/storefront/v3/headless/init"
 GLOOD = "/api/storefront/v3/headless/events"
 GENLOOK = "/apps/proxy_genlook-x/public/tracking/events"
 ORIGIN = "http://localhost:9999"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def glood_body(event_id: str = "evt-1", name: str = "glood:section:view", **extra: Any) -> dict[str, Any]:

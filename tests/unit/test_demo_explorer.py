@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from demo_store.app import Settings, create_app
 from demo_store.collector import EVENTS_MAX_BYTES, listing_json
 from demo_store.store_db import StoredEvent
 
-BASE = "http://127.0.0.1:8000"
 GLOOD = "/api/storefront/v3/headless/events"
 GENLOOK = "/apps/proxy_genlook-x/public/tracking/events"
 EVENTS = "/_collector/events.json"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def big_glood(event_id: str, pad: int = 60_000) -> dict[str, Any]:

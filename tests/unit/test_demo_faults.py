@@ -48,10 +48,9 @@ def stored_count(client: TestClient) -> int:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    # Every request names the shop (Glood's init needs x-shop; the events endpoint takes it too).
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE,
-                    headers={"x-shop": SHOP}) as c:
+def client(db_path: str) -> Iterator[TestClient]:
+    """The store, every request naming the shop (Glood's init needs x-shop; the events endpoint takes it too)."""
+    with TestClient(create_app(Settings(db_path=db_path)), base_url=BASE, headers={"x-shop": SHOP}) as c:
         yield c
 
 

@@ -8,14 +8,11 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from demo_store.app import Settings, create_app
 from demo_store.catalog import CATALOG
 from demo_store.funnel import FUNNEL_MAX_BYTES, MAX_TEXT, STAGES, funnel_bytes, funnel_svg, store_of
 from demo_store.store_db import Serve
@@ -29,12 +26,6 @@ X_SHOP = {"x-shop": "demo-store.myshopify.com"}
 SHIRT = CATALOG.product("classic-oxford-shirt")
 assert SHIRT is not None
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def serve(client: TestClient, page_url: str, page_type: str, **extra: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +23,6 @@ ORIGIN = "http://localhost:9999"
 X_SHOP = {"x-shop": SHOP}
 FULL_BODY = {"user_id": "user-1", "client_id": "client-1", "customer_id": "7788", "page_type": "product",
              "page_url": "http://shop.test/products/classic-oxford-shirt"}
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> str:
-    return str(tmp_path / "demo.sqlite3")
-
-
-@pytest.fixture
-def client(db_path: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=db_path)), base_url=BASE) as c:
-        yield c
 
 
 def stats(client: TestClient) -> dict[str, Any]:

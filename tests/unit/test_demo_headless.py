@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,6 @@ assert SHIRT is not None and TOTE is not None
 NODE = shutil.which("node")
 SAME_ORIGIN = {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
 
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def shell(client: TestClient, path: str, status: int = 200) -> tuple[Page, Any]:

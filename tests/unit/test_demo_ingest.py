@@ -4,17 +4,13 @@ answers in the Error shape (with CORS, counted) whatever goes wrong, 500s includ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from demo_store.api import MAX_JSON_DEPTH, parse_json
-from demo_store.app import Settings, create_app
 
-BASE = "http://127.0.0.1:8000"
 INIT = "/api/storefront/v3/headless/init"
 GLOOD = "/api/storefront/v3/headless/events"
 GENLOOK = "/apps/proxy_genlook-x/public/tracking/events"
@@ -22,12 +18,6 @@ SECTIONS = "/api/storefront/v3/headless/sections"
 ORIGIN = "http://localhost:9999"
 #: x-shop names the shop (Glood's init and sections need it; the events endpoint takes it too).
 JSON_HEADERS = {"content-type": "application/json", "Origin": ORIGIN, "x-shop": "demo-store.myshopify.com"}
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def glood_text(data: str = "{}", name: str = "glood:section:view", event_id: str = "evt-1") -> str:

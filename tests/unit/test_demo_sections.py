@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,10 @@ import pytest
 from starlette.testclient import TestClient
 
 import demo_store.visits as visits
-from demo_store.app import Settings, create_app
 from demo_store.catalog import CATALOG
 from demo_store.pages import section_html
 from demo_store.recommend import Parent, Section, SectionProduct, api_section, recommend
 
-BASE = "http://127.0.0.1:8000"
 REPO = Path(__file__).resolve().parents[2]
 SECTIONS = "/api/storefront/v3/headless/sections"
 INIT = "/api/storefront/v3/headless/init"
@@ -36,12 +33,6 @@ PRODUCT_PAGE = {"page_url": f"http://127.0.0.1:8000{SHIRT.url}", "page_type": "p
                 "product_id": int(SHIRT.id)}
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="needs node to run store.js")
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def sections(client: TestClient, body: dict[str, Any], **headers: str) -> dict[str, Any]:

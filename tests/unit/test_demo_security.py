@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ INIT = "/api/storefront/v3/headless/init"
 SHIRT = CATALOG.product("classic-oxford-shirt")
 assert SHIRT is not None
 VARIANT = SHIRT.default_variant.id
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
 
 
 def item_count(client: TestClient) -> int:

@@ -34,13 +34,6 @@ SECTION_ATTRS = ("data-glood-section", "data-glood-serve-id", "data-glood-reques
                  "data-glood-recommendation-type")
 
 
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db_path=str(tmp_path / "demo.sqlite3"))), base_url=BASE) as c:
-        yield c
-
-
 def get_page(client: TestClient, path: str, status: int = 200) -> Page:
     response = client.get(path)
     assert response.status_code == status, response.text
