@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -128,22 +128,9 @@ class Journal:
     def claim(self, alive: Collection[str] | None, previous: str | None = None) -> tuple[list[Entry], int]:
         """Take over other pages' records: `previous` (this tab's last page) and those whose tab is not
         `alive` (or, when liveness is unknown, not seen for `stale_ms`). Returns (entries, corrupt records)."""
+        records, corrupt = self._take(JOURNAL_PREFIX, _parse, alive, previous)
         taken: list[Entry] = []
-        corrupt = 0
-        now = self.clock.now_ms()
-        for key in self.storage.keys(JOURNAL_PREFIX):
-            tab = key[len(JOURNAL_PREFIX):]
-            if tab == self.tab_id:
-                continue
-            raw = self.storage.get(key)
-            record = _parse(raw)
-            if record is None:
-                corrupt += 1
-                self.storage.remove(key)
-                continue
-            if not page_gone(tab, record["seen"], alive, previous, now, self.stale_ms):
-                continue
-            self.storage.remove(key)
+        for record in records:
             for item in record["events"]:
                 try:
                     destinations = tuple(d for d in item["d"] if isinstance(d, str))
@@ -155,20 +142,21 @@ class Journal:
     def claim_facts(self, alive: Collection[str] | None,
                     previous: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Take over the sensor's fact records of pages that are gone, like `claim`: (records, corrupt)."""
+        return self._take(FACTS_PREFIX, _parse_facts, alive, previous)
+
+    def _take(self, prefix: str, parse: Callable[[str | None], dict[str, Any] | None],
+              alive: Collection[str] | None, previous: str | None) -> tuple[list[dict[str, Any]], int]:
+        """Other pages' records under `prefix` whose page is gone (see `page_gone`), removed from storage as they
+        are taken, and how many records `parse` refused (removed too)."""
         taken: list[dict[str, Any]] = []
         corrupt = 0
         now = self.clock.now_ms()
-        for key in self.storage.keys(FACTS_PREFIX):
-            page = key[len(FACTS_PREFIX):]
+        for key in self.storage.keys(prefix):
+            page = key[len(prefix):]
             if page == self.tab_id:
                 continue
-            try:
-                record = json.loads(self.storage.get(key) or "")
-            except ValueError:
-                record = None
-            if not (isinstance(record, dict) and record.get("v") == _VERSION
-                    and isinstance(record.get("seen"), (int, float))
-                    and isinstance(record.get("f"), list) and isinstance(record.get("boot"), dict)):
+            record = parse(self.storage.get(key))
+            if record is None:
                 corrupt += 1
                 self.storage.remove(key)
                 continue
@@ -197,11 +185,25 @@ def page_gone(page: str, seen: int, alive: Collection[str] | None, previous: str
 
 
 def _parse(raw: str | None) -> dict[str, Any] | None:
-    try:
-        record = json.loads(raw) if raw else None
-    except ValueError:
-        return None
+    """A page's outbox record, or None when it is not one."""
+    record = _json(raw)
     if (isinstance(record, dict) and record.get("v") == _VERSION and isinstance(record.get("seen"), int)
             and isinstance(record.get("events"), list)):
         return record
     return None
+
+
+def _parse_facts(raw: str | None) -> dict[str, Any] | None:
+    """A sensor's facts record (docs/design.md §6), or None when it is not one."""
+    record = _json(raw)
+    if (isinstance(record, dict) and record.get("v") == _VERSION and isinstance(record.get("seen"), (int, float))
+            and isinstance(record.get("f"), list) and isinstance(record.get("boot"), dict)):
+        return record
+    return None
+
+
+def _json(raw: str | None) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
