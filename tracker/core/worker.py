@@ -21,7 +21,7 @@ from .facts import Emit, FactError, PageBoot, PageJudge
 from .pipeline import Pipeline
 from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, initial_consent, is_bot
 from .retry import Backoff, parse_retry_after
-from .storage import MirrorStorage
+from .storage import MirrorStorage, Storage
 from .transport import RelayTransport
 
 __all__ = ["WorkerTracker", "Seams", "Locks", "Cancel", "read_config", "TAB_LOCK_PREFIX", "ADOPT_LOCK",
@@ -104,6 +104,15 @@ def json_too_deep(text: str, limit: int) -> bool:
     return False
 
 
+def stored_customer(storage: Storage) -> str | None:
+    """The customer id `identify()` kept in storage, or None."""
+    try:
+        raw = json.loads(storage.get(CUSTOMER_KEY) or "null")
+    except ValueError:
+        return None
+    return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+
+
 def read_config(boot: Mapping[str, Any]) -> Config:
     """The page's `#glood-tracker-config` text, overridden by `window.gloodTrackerConfig` and `?glood_debug=1`."""
     raw: Any = {}
@@ -161,6 +170,8 @@ class WorkerTracker:
         self._init_task: asyncio.Task[Any] | None = None
         #: True once adoption of earlier pages' records is over (whatever it found).
         self.adopted = False
+        #: The customer `identify()` named, as kept in storage (CUSTOMER_KEY) until `reset()`; None: anonymous.
+        self.customer_id = stored_customer(self.storage)
 
     # -- logging --------------------------------------------------------------------------
 
@@ -245,16 +256,11 @@ class WorkerTracker:
 
     def _call(self, fact: Mapping[str, Any]) -> None:
         method = fact.get("m")
-        try:
-            args = call_args(fact)
-        except TrackError as exc:
-            self.pipeline.stats["rejected"] += 1
-            self.error(f"{str(method)[:40]}() rejected: {exc}")
+        args = self._call_args(fact)
+        if args is None:
             return
         if method == "track":
-            name = args[0] if args else None
-            self.track(name, args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None,
-                       timestamp_ms=fact.get("t"), event_id=fact.get("e"))
+            self._track_call(fact, args)
         elif method == "consent":
             self.set_consent(bool(args[0]) if args else False)
         elif method == "identify":
@@ -267,6 +273,22 @@ class WorkerTracker:
                        f"{str(args[1])[:200] if len(args) > 1 else 'refused'}")
         else:
             self.error(f"unknown call {str(method)[:40]!r}")
+
+    def _call_args(self, fact: Mapping[str, Any], *, report: bool = True) -> list[Any] | None:
+        """An API call fact's arguments (see `call_args`), or None when they are refused: counted as rejected
+        and, when `report`, said on the console."""
+        try:
+            return call_args(fact)
+        except TrackError as exc:
+            self.pipeline.stats["rejected"] += 1
+            if report:
+                self.error(f"{str(fact.get('m'))[:40]}() rejected: {exc}")
+            return None
+
+    def _track_call(self, fact: Mapping[str, Any], args: list[Any], page: Any = None) -> None:
+        """A `track(name, data, customData)` call fact, tracked with its own time and the sensor's event id."""
+        name, data, custom = (args + [None, None, None])[:3]
+        self.track(name, data, custom, timestamp_ms=fact.get("t"), event_id=fact.get("e"), page=page)
 
     def track(self, name: Any, data: Any = None, custom: Any = None, *, timestamp_ms: Any = None,
               event_id: Any = None, page: Any = None) -> str | None:
@@ -314,14 +336,6 @@ class WorkerTracker:
 
     # -- identity ------------------------------------------------------------------------
 
-    @property
-    def customer_id(self) -> str | None:
-        try:
-            raw = json.loads(self.pipeline.storage.get(CUSTOMER_KEY) or "null")
-        except ValueError:
-            return None
-        return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-
     def identify(self, customer_id: Any, traits: Any = None, timestamp_ms: Any = None) -> None:
         """A logged-in customer: their id goes with later events and the next init; `glood:customer_preference`
         carries it with the traits."""
@@ -332,7 +346,8 @@ class WorkerTracker:
             self.error("identify(customer_id, traits) rejected: customer_id must be a non-empty string and "
                        "traits an object")
             return
-        self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": customer_id}))
+        if self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": customer_id})):  # not without consent
+            self.customer_id = customer_id
         self.track("glood:customer_preference", {"customer_id": customer_id, "traits": traits or {}},
                    timestamp_ms=timestamp_ms)
 
@@ -341,6 +356,7 @@ class WorkerTracker:
         under."""
         self.pipeline.reset_identity()
         self.pipeline.storage.remove(CUSTOMER_KEY)
+        self.customer_id = None
         self.pipeline.storage.remove(ATTRIBUTION_KEY)
         self._ensure_session()
 
@@ -354,6 +370,7 @@ class WorkerTracker:
         self.pipeline.set_consent(granted)
         if not granted:
             self.pipeline.storage.remove(CUSTOMER_KEY)
+            self.customer_id = None
             self.pipeline.storage.remove(ATTRIBUTION_KEY)
         if granted:
             self._ensure_session()
@@ -540,6 +557,7 @@ class WorkerTracker:
         snapshot = await self.ask_sensor("snap")
         if isinstance(snapshot, dict):
             self.storage.replace(snapshot)
+            self.customer_id = stored_customer(self.storage)  # another tab may have identified or reset
         restored = self.pipeline.adopt(alive, self.previous)
         records, corrupt = self.pipeline.journal.claim_facts(alive, self.previous)
         if corrupt:
@@ -571,14 +589,9 @@ class WorkerTracker:
             if not isinstance(fact, dict):
                 continue
             if fact.get("k") == "call":
-                try:
-                    args = call_args(fact)
-                except TrackError:
-                    self.pipeline.stats["rejected"] += 1
-                    continue
-                if fact.get("m") == "track" and args:
-                    self.track(args[0], args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None,
-                               timestamp_ms=fact.get("t"), event_id=fact.get("e"), page=judge.page)
+                args = self._call_args(fact, report=False)
+                if args and fact.get("m") == "track":
+                    self._track_call(fact, args, judge.page)
                 continue
             try:
                 self._track_all(judge.apply(fact), judge.page)
