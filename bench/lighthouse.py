@@ -65,10 +65,10 @@ METRICS: dict[str, str] = {
 SUMMARY_KEYS = ("score", *METRICS.values(), "observed_fcp", "observed_lcp", "observed_dcl", "observed_load",
                 "tasks_over_50ms", "bytes", "requests", "benchmark_index")
 MIN_NODE = (18, 20)
-#: The tracker's own files (its archive is named by a hash of its sources).
-TRACKER_PREFIX = "/static/tracker/"
+#: The tracker's own files (the build's, named by hashes of their content).
+TRACKER_PREFIX = "/dist/tracker/"
 #: What the page with the tracker is made of, for the record of what was measured.
-TRACKED_PATHS = ("tracker", "static/tracker", "demo_store/pages.py", "demo_store/assets.py")
+TRACKED_PATHS = ("tracker", "static/tracker", "demo_store/pages.py", "demo_store/assets.py", "demo_store/dist.py")
 
 
 # -- installation -------------------------------------------------------------------------
