@@ -33,7 +33,7 @@ export default (k) => {
       let ok = false;
       try { ok = k.send(b) } catch (e) { err("sendBeacon to " + b.u + " failed: " + e) }
       if (ok) b.i.forEach((i) => k.sent.add(b.d + i));
-      a.push([b.n, ok ? 0 : -1, null]);
+      a.push([b.n, ok ? 0 : -2, null]); // -2: refused (the keepalive quota is full); the worker fetches it
     }
     if (a.length) k.toWorker({ t: "ans", a });
   };

@@ -16,7 +16,7 @@ from pyodide.ffi import create_proxy, jsnull, to_js
 
 from ..core.worker import Seams, WorkerTracker
 
-__all__ = ["start", "WorkerClock", "WebLocks", "request", "later"]
+__all__ = ["start", "WorkerClock", "WebLocks", "request", "deliver", "later"]
 
 
 class WorkerClock:
@@ -48,6 +48,15 @@ async def request(url: str, body: str, headers: Mapping[str, str]) -> tuple[int,
                     dict_converter=js.Object.fromEntries)
     response = await js.fetch(url, options)
     return int(response.status), str(await response.text())
+
+
+async def deliver(url: str, body: str, headers: Mapping[str, str]) -> tuple[int, str | None]:
+    """POST an event body from the worker; (status, Retry-After). Network failures raise."""
+    options = to_js({"method": "POST", "headers": dict(headers), "body": body, "credentials": "omit"},
+                    dict_converter=js.Object.fromEntries)
+    response = await js.fetch(url, options)
+    retry_after = response.headers.get("Retry-After")
+    return int(response.status), None if retry_after is None or retry_after is jsnull else str(retry_after)
 
 
 class WebLocks:
@@ -90,7 +99,7 @@ def start(boot_text: str, post_text: Any, hook: Any = None) -> Callable[[str], N
 
     locks = getattr(js.navigator, "locks", None)
     seams = Seams(post=post, request=request, clock=WorkerClock(), later=later,
-                  locks=WebLocks(locks) if locks is not None else None)
+                  locks=WebLocks(locks) if locks is not None else None, fetch=deliver)
     before_send = None
     if hook is not None and hook is not jsnull:
         def before_send(event: dict[str, Any]) -> Any:

@@ -99,12 +99,15 @@ class Journal:
         ordered = sorted(entries, key=lambda e: e.event.timestamp_ms)
         expired = [e for e in ordered if now - e.event.timestamp_ms > self.max_age_ms]
         kept = [e for e in ordered if now - e.event.timestamp_ms <= self.max_age_ms]
-        sizes = [len(self._encode(e).encode("utf-8")) + 1 for e in kept]
-        total = sum(sizes) + 64
-        cut = 0
-        while total > self.max_bytes and cut < len(kept):
-            total -= sizes[cut]
-            cut += 1
+        # The newest that fit, oldest left out first: only what is kept is encoded (a burst's backlog is
+        # far larger than the cap, and encoding all of it on every save cost O(backlog)).
+        total, fitting = 64, 0
+        for entry in reversed(kept):
+            total += len(self._encode(entry).encode("utf-8")) + 1
+            if total > self.max_bytes:
+                break
+            fitting += 1
+        cut = len(kept) - fitting
         return kept[cut:], expired, kept[:cut]
 
     def save(self, entries: list[Entry]) -> bool:

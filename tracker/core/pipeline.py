@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,7 +20,7 @@ from .queue import Outbox
 from .retry import Backoff, RetryState, outcome_for_status
 from .session import IDENTITY_KEY, VISIT_KEY, Identity, Session
 from .storage import GatedStorage, MemoryStorage, Storage
-from .transport import Receipt, Transport
+from .transport import BEACON_ACCEPTED, BEACON_REFUSED, Receipt, Transport
 
 __all__ = ["Pipeline", "FlushReport", "DESTINATIONS", "FINAL_REASONS", "CONSENT_STATES"]
 
@@ -31,6 +31,14 @@ _PLACEHOLDER_SESSION = "00000000-0000-4000-8000-000000000000"
 #: One flush or standby looks at most at this many events per destination: a keepalive quota (64 KiB) holds
 #: fewer, and encoding a whole burst backlog each time would cost O(backlog).
 EVENTS_PER_FLUSH = 200
+#: Bytes of requests in flight by the `bulk` transport (what a burst brings beyond the keepalive quota).
+BULK_IN_FLIGHT_BYTES = 256 * 1024
+#: A beacon the browser accepted holds part of its keepalive quota until its request is over, which the page is
+#: never told: with a bulk transport, a beacon's bytes count against the quota for this long.
+BEACON_RESERVE_MS = 1000
+#: With a bulk transport, at most this many beacons per BEACON_RESERVE_MS: each costs the main thread a few
+#: milliseconds (the bench: ~3 ms on a busy machine), so a burst's thousands go by the bulk transport instead.
+BEACONS_PER_RESERVE = 12
 #: "granted": send and persist; "pending": keep in memory only; "denied": keep and send nothing.
 CONSENT_STATES = ("granted", "pending", "denied")
 
@@ -94,6 +102,11 @@ class Pipeline:
         self.before_send = before_send
         #: Bytes of requests sent whose answer is awaited: they hold part of the keepalive quota.
         self.in_flight_bytes = 0
+        #: Sends what does not fit the keepalive quota while the page lives (the worker's own fetch), or None:
+        #: then it waits for the next flush. Its requests' bytes in flight are counted apart.
+        self.bulk: Transport | None = None
+        self.bulk_in_flight_bytes = 0
+        self._beacons: deque[tuple[float, int]] = deque()  # (when accepted, bytes): see BEACON_RESERVE_MS
         #: Queued events the last `persist` left out of storage (over persist_max_bytes): still sent while
         #: the page lives, lost if it goes first.
         self.unstored = 0
@@ -344,7 +357,8 @@ class Pipeline:
             self._debug(f"{lost} event(s) taken over by another page")
         now = self.clock.monotonic_ms()
         final = reason in FINAL_REASONS
-        budget = Budget(self.config.keepalive_quota_bytes - self.in_flight_bytes)
+        budget = Budget(self.config.keepalive_quota_bytes - self.in_flight_bytes - self._beacon_bytes(now))
+        beacons = len(self._beacons) if self.bulk is not None else 0
         streams: dict[str, Iterator[Body]] = {}
         for name in DESTINATIONS:
             if not self.outboxes[name].pending():
@@ -363,21 +377,29 @@ class Pipeline:
                 if body is None:
                     del streams[name]
                     continue
-                if not budget.fits(body.size):
+                bulk = not budget.fits(body.size) or (self.bulk is not None and beacons >= BEACONS_PER_RESERVE)
+                if bulk and not (not final and self.bulk is not None
+                                 and self.bulk_in_flight_bytes + body.size <= BULK_IN_FLIGHT_BYTES):
                     report.deferred[name] = len(self.outboxes[name])
                     del streams[name]
                     continue
-                result = self.transport.send(body.url, body.payload, dict(body.headers),
-                                             destination=name, event_ids=body.event_ids)
+                transport = self.bulk if bulk and self.bulk is not None else self.transport
+                result = transport.send(body.url, body.payload, dict(body.headers),
+                                        destination=name, event_ids=body.event_ids)
                 if isinstance(result, Receipt):
-                    budget.spend(body.size)
-                    self.in_flight_bytes += body.size
+                    if bulk:
+                        self.bulk_in_flight_bytes += body.size
+                    else:
+                        beacons += 1
+                        budget.spend(body.size)
+                        self.in_flight_bytes += body.size
                     self.outboxes[name].hold(body.event_ids)
                     report.awaiting.append(body)
-                    result.subscribe(functools.partial(self._settle, name, body))
+                    result.subscribe(functools.partial(self._settle, name, body, bulk))
                 elif result:
                     budget.spend(body.size)
                     self.outboxes[name].remove(body.event_ids)
+                    self._dirty = True
                     self.retry[name].succeeded()
                     report.sent.append(body)
                     self.stats[f"sent_{name}"] += len(body.event_ids)
@@ -392,7 +414,7 @@ class Pipeline:
             self._debug(f"flush[{reason}]: {report.events_sent} event(s) in {len(report.sent)} request(s), "
                         f"{len(report.awaiting)} awaiting an answer, {len(report.refused)} refused, "
                         f"waiting {report.deferred}")
-        self.persist()
+        self.persist_if_dirty()  # requests in flight leave the stored backlog as it was
         return report
 
     def standby(self) -> list[Body]:
@@ -427,10 +449,31 @@ class Pipeline:
             self.stats[f"sent_{name}"] += len(known)
             self._dirty = True
 
-    def _settle(self, name: str, body: Body, status: int | None, retry_after_ms: float | None) -> None:
-        """The answer to a sent body: delivered, to be retried (backoff, Retry-After) or refused for good."""
+    def _settle(self, name: str, body: Body, bulk: bool, status: int | None, retry_after_ms: float | None) -> None:
+        """The answer to a sent body: delivered, to be retried (backoff, Retry-After) or refused for good.
+
+        A beacon the browser refused (its keepalive quota full, as in a burst) goes again at once by the bulk
+        transport when there is one and it has room; otherwise it is retried like a network failure."""
         outbox = self.outboxes[name]
-        self.in_flight_bytes = max(0, self.in_flight_bytes - body.size)
+        if bulk:
+            self.bulk_in_flight_bytes = max(0, self.bulk_in_flight_bytes - body.size)
+        else:
+            self.in_flight_bytes = max(0, self.in_flight_bytes - body.size)
+        if status == BEACON_ACCEPTED:
+            if self.bulk is not None and not bulk:
+                self._beacons.append((self.clock.monotonic_ms(), body.size))
+            status = 202
+        elif status == BEACON_REFUSED:
+            if (self.bulk is not None and self.consent == "granted"
+                    and self.bulk_in_flight_bytes + body.size <= BULK_IN_FLIGHT_BYTES):
+                result = self.bulk.send(body.url, body.payload, dict(body.headers),
+                                        destination=name, event_ids=body.event_ids)
+                if isinstance(result, Receipt):
+                    self.bulk_in_flight_bytes += body.size
+                    self.stats[f"rerouted_{name}"] += 1
+                    result.subscribe(functools.partial(self._settle, name, body, True))
+                    return
+            status = None
         outcome = outcome_for_status(status)
         if outcome == "ok":
             outbox.remove(body.event_ids)
@@ -446,6 +489,12 @@ class Pipeline:
             self.stats[f"dropped_{name}"] += len(body.event_ids)
             self._debug(f"{name}: answered {status}; {len(body.event_ids)} event(s) dropped")
         self._dirty = True  # stored on the next persist: one write for a burst of answers
+
+    def _beacon_bytes(self, now: float) -> int:
+        """Bytes of beacons accepted within BEACON_RESERVE_MS: still holding the browser's keepalive quota."""
+        while self._beacons and now - self._beacons[0][0] > BEACON_RESERVE_MS:
+            self._beacons.popleft()
+        return sum(size for _, size in self._beacons)
 
     def _bodies(self, name: str, events: list[Event] | None = None) -> Iterator[Body] | None:
         """Bodies for a destination's pending events (or `events`), or None while it waits for a visit id.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-__all__ = ["Transport", "Receipt", "Outcome", "RelayTransport", "BEACON_ACCEPTED", "NOT_SENT"]
+from .retry import parse_retry_after
+
+__all__ = ["Transport", "Receipt", "Outcome", "RelayTransport", "FetchTransport", "Fetch", "BEACON_ACCEPTED",
+           "NOT_SENT", "BEACON_REFUSED"]
 
 #: What a request's answer says: HTTP status (None = network failure) and Retry-After in ms (or None).
 Outcome = Callable[[int | None, float | None], None]
@@ -51,16 +55,19 @@ class Transport(Protocol):
 
 
 
-#: The sensor's answers that are not HTTP statuses: a beacon the browser queued, a request not made.
+#: The sensor's answers that are not HTTP statuses: a beacon the browser queued, a request not made (its
+#: events went otherwise, by the beacons of a page being hidden), a beacon the browser refused (its keepalive
+#: quota was full: sendBeacon returned false).
 BEACON_ACCEPTED = 0
 NOT_SENT = -1
+BEACON_REFUSED = -2
 
 
 class RelayTransport:
     """The worker's transport: requests are handed to the main-thread sensor, which owns `sendBeacon`.
 
     `send` queues a request (`take` collects them for one `send` message) and returns a Receipt that
-    `answer` settles when the sensor reports back: BEACON_ACCEPTED counts as delivered (202), NOT_SENT
+    `answer` settles when the sensor reports back: BEACON_ACCEPTED counts as delivered, NOT_SENT
     and network failures (None) as failures to retry, anything else as the HTTP status it is.
     """
 
@@ -88,8 +95,8 @@ class RelayTransport:
         receipt = self._waiting.pop(request, None)
         if receipt is None:
             return False
-        if status == BEACON_ACCEPTED:
-            receipt.settle(202, None)
+        if status in (BEACON_ACCEPTED, BEACON_REFUSED):
+            receipt.settle(status, None)  # the pipeline counts the quota a beacon holds, or sends it another way
         elif status is None or status == NOT_SENT:
             receipt.settle(None, retry_after_ms)
         else:
@@ -99,3 +106,44 @@ class RelayTransport:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+
+#: The worker's own POST: (HTTP status, Retry-After header or None); raises when the network fails.
+Fetch = Callable[[str, str, Mapping[str, str]], Awaitable[tuple[int, str | None]]]
+
+
+class FetchTransport:
+    """Requests the worker makes itself with `fetch` (no keepalive, so no 64 KiB quota), answered like any fetch.
+
+    For what a burst brings beyond one keepalive quota while the page lives: beacons go from the main thread
+    within the quota, the rest from here. A page that goes away cancels these requests; their events are in
+    the sensor's hold (docs/design.md §6) and leave by beacon. `settled()` is called after each answer, so the
+    owner can send what waits next.
+    """
+
+    def __init__(self, fetch: Fetch, now_ms: Callable[[], int], settled: Callable[[], None]) -> None:
+        self._fetch = fetch
+        self._now_ms = now_ms
+        self._settled = settled
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str] | None = None, *,
+             destination: str = "", event_ids: tuple[str, ...] = ()) -> bool | Receipt:
+        receipt = Receipt()
+        sent = dict(headers) if headers else {"Content-Type": "application/json"}
+        task = asyncio.ensure_future(self._go(receipt, url, body.decode("utf-8"), sent))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return receipt
+
+    async def _go(self, receipt: Receipt, url: str, body: str, headers: Mapping[str, str]) -> None:
+        try:
+            status, retry_after = await self._fetch(url, body, headers)
+        except Exception:  # noqa: BLE001 - a network failure: retried like any
+            status, retry_after = None, None
+        receipt.settle(status, parse_retry_after(retry_after, self._now_ms()))
+        self._settled()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._tasks)

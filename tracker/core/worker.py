@@ -22,7 +22,7 @@ from .pipeline import Pipeline
 from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, initial_consent, is_bot
 from .retry import Backoff, parse_retry_after
 from .storage import MirrorStorage, Storage
-from .transport import RelayTransport
+from .transport import Fetch, FetchTransport, RelayTransport
 
 __all__ = ["WorkerTracker", "Seams", "Locks", "Cancel", "read_config", "TAB_LOCK_PREFIX", "ADOPT_LOCK",
            "INIT_ATTEMPTS_BEFORE_FALLBACK", "HOLD_DELAY_MS"]
@@ -33,6 +33,11 @@ ADOPT_LOCK = "glood_tracker:adopt"
 INIT_ATTEMPTS_BEFORE_FALLBACK = 3
 #: A burst of facts is judged at once and answered with one hold message, this long after its first.
 HOLD_DELAY_MS = 25
+#: While a burst's backlog is being sent (more than this many events queued), holds follow at most every
+#: HOLD_BURST_GAP_MS: each one copies bodies and the stored backlog to the main thread. What changes meanwhile is
+#: not lost: facts not yet in a hold stay with the sensor.
+BURST_EVENTS = 500
+HOLD_BURST_GAP_MS = 250
 #: The customer `identify()` named, until `reset()`.
 CUSTOMER_KEY = "glood_tracker:customer"
 
@@ -63,6 +68,8 @@ class Seams:
     clock: Clock
     later: Callable[[float, Callable[[], None]], Cancel]
     locks: Locks | None = None
+    #: The worker's own POST for what a burst brings beyond the keepalive quota; None: it waits for the quota.
+    fetch: Fetch | None = None
 
 
 def call_args(fact: Mapping[str, Any]) -> list[Any]:
@@ -153,6 +160,9 @@ class WorkerTracker:
         self.pipeline = Pipeline(self.config, self.transport, clock=seams.clock, storage=self.storage,
                                  log=self._log, tab_id=self.page_id, consent=consent, flush_on_size=False,
                                  before_send=before_send)
+        if seams.fetch is not None:
+            self.pipeline.bulk = FetchTransport(seams.fetch, seams.clock.now_ms, self._kick)
+        self._kick_timer: Cancel | None = None
         if self.config.filter_bots and is_bot(self.signals):
             self.pipeline.mute("bot")
         self.attribution: Attribution | None = None
@@ -162,6 +172,7 @@ class WorkerTracker:
         self.upto = 0
         self.stopped = False
         self._hold_timer: Cancel | None = None
+        self._last_hold = float("-inf")
         self._view_timer: Cancel | None = None
         self._flush_timer: Cancel | None = None
         self._rpc_next = 0
@@ -412,6 +423,16 @@ class WorkerTracker:
             if isinstance(item, list) and len(item) == 2 and isinstance(item[1], list):
                 self.pipeline.delivered(str(item[0]), [i for i in item[1] if isinstance(i, str)])
 
+    def _kick(self) -> None:
+        """A bulk request was answered: send what waits next, once for the answers of one turn."""
+        if self._kick_timer is None and not self.stopped:
+            self._kick_timer = self.seams.later(0, self._kicked)
+
+    def _kicked(self) -> None:
+        self._kick_timer = None
+        if not self.stopped:
+            self._after()
+
     def _after(self) -> None:
         """After any change: a full batch is flushed (once per message, however many events a burst brought;
         answers free the keepalive quota for the next), requests go now, and the sensor's copy of what to
@@ -422,12 +443,16 @@ class WorkerTracker:
         if outgoing:
             self.seams.post({"t": "send", "b": outgoing})
         if self._hold_timer is None and not self.stopped:
-            self._hold_timer = self.seams.later(HOLD_DELAY_MS, self._post_hold)
+            delay: float = HOLD_DELAY_MS
+            if self.pipeline.pending() > BURST_EVENTS:
+                delay = max(delay, self._last_hold + HOLD_BURST_GAP_MS - self.seams.clock.monotonic_ms())
+            self._hold_timer = self.seams.later(delay, self._post_hold)
 
     def _post_hold(self) -> None:
         """What the sensor needs if the page goes now: bodies for every queued event, storage writes,
         the judge's state and the last fact it reflects (docs/design.md §6)."""
         self._hold_timer = None
+        self._last_hold = self.seams.clock.monotonic_ms()
         self.pipeline.persist_if_dirty()
         standby = self.pipeline.standby()
         bodies = [{"d": b.destination, "u": b.url, "x": b.payload.decode("utf-8"),
