@@ -46,8 +46,9 @@ def genlook_bodies(
     max_events: int,
     max_bytes: int,
     headers: tuple[tuple[str, str], ...] = (),
+    destination: str = "genlook",
 ) -> Iterator[Body]:
-    """Bodies for (event_id, item, context) triples, in order.
+    """Bodies for (event_id, item, context) triples, in order, in Genlook's format (for `destination`).
 
     Events sharing a context (same page view) share a body; a body holds at most
     `max_events` events and `max_bytes` bytes. An event too big for a body of its
@@ -58,11 +59,11 @@ def genlook_bodies(
         key = json_bytes(context)
         groups.setdefault(key, (context, []))[1].append((event_id, json_bytes(item)))
     for context_bytes, (_context, members) in groups.items():
-        yield from _chunks(members, context_bytes, url, max_events, max_bytes, headers)
+        yield from _chunks(members, context_bytes, url, max_events, max_bytes, headers, destination)
 
 
-def _chunks(members: Iterable[tuple[str, bytes]], context_bytes: bytes, url: str,
-            max_events: int, max_bytes: int, headers: tuple[tuple[str, str], ...]) -> Iterator[Body]:
+def _chunks(members: Iterable[tuple[str, bytes]], context_bytes: bytes, url: str, max_events: int, max_bytes: int,
+            headers: tuple[tuple[str, str], ...], destination: str) -> Iterator[Body]:
     prefix, middle, suffix = b'{"events":[', b'],"context":', b"}"
     fixed = len(prefix) + len(middle) + len(context_bytes) + len(suffix)
     ids: list[str] = []
@@ -71,7 +72,7 @@ def _chunks(members: Iterable[tuple[str, bytes]], context_bytes: bytes, url: str
 
     def body() -> Body:
         payload = prefix + b",".join(parts) + middle + context_bytes + suffix
-        return Body("genlook", url, payload, tuple(ids), headers)
+        return Body(destination, url, payload, tuple(ids), headers)
 
     for event_id, item in members:
         extra = len(item) + (1 if parts else 0)
@@ -87,8 +88,8 @@ def _chunks(members: Iterable[tuple[str, bytes]], context_bytes: bytes, url: str
 
 
 def glood_bodies(bodies: Iterable[tuple[str, dict[str, Any]]], *, url: str,
-                 headers: tuple[tuple[str, str], ...] = ()) -> Iterator[Body]:
-    """One Glood body per event."""
+                 headers: tuple[tuple[str, str], ...] = (), destination: str = "glood") -> Iterator[Body]:
+    """One Glood body per event (for `destination`)."""
     for event_id, body in bodies:
-        yield Body("glood", url, json_bytes(body), (event_id,), headers)
+        yield Body(destination, url, json_bytes(body), (event_id,), headers)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .batching import Body, Budget, genlook_bodies, glood_bodies
+from .batching import Body, Budget
 from .clock import Clock, SystemClock
 from .config import Config
-from .encoders import genlook_context, genlook_item, glood_body, json_bytes
+from .destination import DEFAULT_DESTINATIONS, Destination, VisitRule
 from .events import Event, Owner, PageContext, TrackError, check_json_object, event_type, iso_timestamp
 from .ids import IdFactory, uuid4_ids
 from .journal import Entry, Journal
@@ -24,7 +24,8 @@ from .transport import BEACON_ACCEPTED, BEACON_REFUSED, Receipt, Transport
 
 __all__ = ["Pipeline", "FlushReport", "DESTINATIONS", "FINAL_REASONS", "CONSENT_STATES"]
 
-DESTINATIONS = ("glood", "genlook")
+#: The names of the destinations every event goes to by default (tracker/core/destination.py), in order.
+DESTINATIONS = tuple(d.name for d in DEFAULT_DESTINATIONS)
 #: Flushes made as the page goes away: backoff is ignored, it is the last chance.
 FINAL_REASONS = frozenset({"pagehide", "hidden"})
 _PLACEHOLDER_SESSION = "00000000-0000-4000-8000-000000000000"
@@ -77,8 +78,14 @@ class Pipeline:
         consent: str | None = None,
         flush_on_size: bool = True,
         before_send: Callable[[dict[str, Any]], Any] | None = None,
+        destinations: Sequence[Destination] = DEFAULT_DESTINATIONS,
     ) -> None:
         self.config = config
+        #: The APIs every event is queued for, in order (flushes go round-robin across them).
+        self.destinations = tuple(destinations)
+        names = [d.name for d in self.destinations]
+        if not names or not all(names) or len(set(names)) != len(names):
+            raise ValueError("destinations need distinct, non-empty names")
         self.transport = transport
         self.clock = clock or SystemClock()
         self.consent = consent or ("pending" if config.require_consent else "granted")
@@ -93,8 +100,8 @@ class Pipeline:
         self.session = Session(self.storage, self.clock, config.session_ttl_ms)
         self.journal = Journal(self.storage, tab_id or uuid4_ids(), self.clock,
                                max_bytes=config.persist_max_bytes, max_age_ms=config.persist_max_age_ms)
-        self.outboxes = {name: Outbox() for name in DESTINATIONS}
-        self.retry = {name: RetryState(backoff or Backoff(), rand) for name in DESTINATIONS}
+        self.outboxes = {name: Outbox() for name in names}
+        self.retry = {name: RetryState(backoff or Backoff(), rand) for name in names}
         self.stats: Counter[str] = Counter()
         #: False: a full batch does not flush inside `enqueue` (the caller flushes once after a burst).
         self.flush_on_size = flush_on_size
@@ -150,11 +157,7 @@ class Pipeline:
 
     def _check_size(self, event: Event) -> None:
         limit = self.config.max_body_bytes
-        glood = len(json_bytes(glood_body(event, session_id=_PLACEHOLDER_SESSION,
-                                          identity=self.identity, config=self.config)))
-        genlook = len(json_bytes({"events": [genlook_item(event)], "context": genlook_context(
-            event, session_id=_PLACEHOLDER_SESSION, identity=self.identity)}))
-        size = max(glood, genlook)
+        size = max(d.size(event, _PLACEHOLDER_SESSION, self.identity, self.config) for d in self.destinations)
         if size > limit:
             raise TrackError(f"event {event.name!r} is {size} bytes encoded; one request may carry at most {limit}")
 
@@ -233,7 +236,7 @@ class Pipeline:
         """Every queued event (pending or in flight) with the destinations it still has to reach."""
         destinations: dict[str, list[str]] = {}
         events: dict[str, Event] = {}
-        for name in DESTINATIONS:
+        for name in self.outboxes:
             for event in self.outboxes[name]:
                 events.setdefault(event.id, event)
                 destinations.setdefault(event.id, []).append(name)
@@ -308,6 +311,13 @@ class Pipeline:
         self.storage.remove(IDENTITY_KEY)
         self.storage.remove(VISIT_KEY)
 
+    def status(self) -> dict[str, Any]:
+        """The pipeline's part of `status()`: consent, queue, the anonymous client id, the visit, counters."""
+        return {"consent": self.consent, "pending": self.pending(),
+                "in_flight": max(o.in_flight for o in self.outboxes.values()),
+                "client_id": self.identity.client_id, "session_id": self.session.visit_id,
+                "unstored": self.unstored, "stats": dict(self.stats)}
+
     def pending(self, destination: str | None = None) -> int:
         if destination is not None:
             return len(self.outboxes[destination])
@@ -319,6 +329,12 @@ class Pipeline:
     def needs_session(self) -> bool:
         """Glood events wait for a visit id from the init endpoint (asked for only with consent)."""
         return self.consent == "granted" and not self.session.active
+
+    def awaits_visit(self) -> bool:
+        """Whether queued events wait for a visit id that only init can give: `needs_session`, and some are
+        queued for a destination that cannot go without one (Glood)."""
+        return self.needs_session and any(len(self.outboxes[d.name]) for d in self.destinations
+                                          if d.visit is VisitRule.REQUIRED)
 
     def start_session(self, visit_id: str, token: str | None = None, analytics: bool = True) -> None:
         """A visit answered by init. With analytics off for the shop, what waited is dropped (counted) and
@@ -360,13 +376,14 @@ class Pipeline:
         budget = Budget(self.config.keepalive_quota_bytes - self.in_flight_bytes - self._beacon_bytes(now))
         beacons = len(self._beacons) if self.bulk is not None else 0
         streams: dict[str, Iterator[Body]] = {}
-        for name in DESTINATIONS:
+        for destination in self.destinations:
+            name = destination.name
             if not self.outboxes[name].pending():
                 continue
             if not final and not self.retry[name].ready(now):
                 report.deferred[name] = len(self.outboxes[name])
                 continue
-            stream = self._bodies(name)
+            stream = self._bodies(destination)
             if stream is None:
                 report.deferred[name] = len(self.outboxes[name])
                 continue
@@ -424,8 +441,8 @@ class Pipeline:
         if self.consent != "granted":
             return []
         budget = Budget(self.config.keepalive_quota_bytes)
-        streams = {name: stream for name in DESTINATIONS if len(self.outboxes[name])
-                   for stream in [self._bodies(name, list(self.outboxes[name]))]
+        streams = {d.name: stream for d in self.destinations if len(self.outboxes[d.name])
+                   for stream in [self._bodies(d, list(self.outboxes[d.name]))]
                    if stream is not None}
         out: list[Body] = []
         while streams:
@@ -496,30 +513,18 @@ class Pipeline:
             self._beacons.popleft()
         return sum(size for _, size in self._beacons)
 
-    def _bodies(self, name: str, events: list[Event] | None = None) -> Iterator[Body] | None:
-        """Bodies for a destination's pending events (or `events`), or None while it waits for a visit id.
-
-        Glood cannot go without one. Genlook waits for one too, so that one event carries the same
-        session at both destinations, unless the init endpoint keeps failing.
-        """
-        if not self.session.active and (name == "glood" or not self.session_unavailable):
+    def _bodies(self, destination: Destination, events: list[Event] | None = None) -> Iterator[Body] | None:
+        """Bodies for a destination's pending events (or `events`), or None while it waits for a visit id
+        (its `VisitRule`: Glood cannot go without one; Genlook waits for one too, so that one event carries the
+        same session at both destinations, unless the init endpoint keeps failing)."""
+        visit = self.session.active
+        if not destination.may_send(visit, self.session_unavailable):
             return None
         if events is None:
-            events = self.outboxes[name].pending()
-        events = events[:EVENTS_PER_FLUSH]
-        if name == "genlook":
-            session_id = self.session.visit_id if self.session.active else None
-            triples = [(e.id, genlook_item(e), genlook_context(e, session_id=self._session_of(e, session_id),
-                                                               identity=self._identity_of(e)))
-                       for e in events]
-            return genlook_bodies(triples, url=self.config.genlook_url,
-                                  max_events=self.config.genlook_max_events,
-                                  max_bytes=self.config.max_body_bytes, headers=self._fetch_headers())
-        session_id = self.session.visit_id or ""
-        pairs = [(e.id, glood_body(e, session_id=self._session_of(e, session_id) or "",
-                                   identity=self._identity_of(e), config=self.config))
-                 for e in events]
-        return glood_bodies(pairs, url=self.config.glood_events_url, headers=self._glood_headers())
+            events = self.outboxes[destination.name].pending()
+        current = self.session.visit_id if visit else None
+        stamped = [(e, self._session_of(e, current), self._identity_of(e)) for e in events[:EVENTS_PER_FLUSH]]
+        return destination.bodies(stamped, self.config, self.session.token)
 
     def _identity_of(self, event: Event) -> Identity:
         owner = event.owner
@@ -542,17 +547,6 @@ class Pipeline:
         self.journal.forget_encodings()
         self._dirty = True
         self._debug("identity reset: new anonymous ids, a new visit")
-
-    def _fetch_headers(self) -> tuple[tuple[str, str], ...]:
-        """Headers mean a fetch (a beacon carries none): with `transport: "fetch"`, a JSON content type."""
-        return (("Content-Type", "application/json"),) if self.config.transport == "fetch" else ()
-
-    def _glood_headers(self) -> tuple[tuple[str, str], ...]:
-        """With a public token the shop authenticates: events go by fetch with the visit's token and x-shop."""
-        if not self.config.glood_public_token:
-            return self._fetch_headers()
-        token = (("Authorization", f"Bearer {self.session.token}"),) if self.session.token else ()
-        return (*token, ("x-shop", self.config.shop_domain), ("Content-Type", "application/json"))
 
     def _debug(self, message: str) -> None:
         if self.log is not None and self.config.debug:

@@ -391,7 +391,7 @@ class WorkerTracker:
 
     def flush(self, reason: str) -> int:
         report = self.pipeline.flush(reason)
-        if self.pipeline.needs_session and self.pipeline.pending("glood"):
+        if self.pipeline.awaits_visit():
             self._ensure_session()
         return len(report.awaiting) + report.events_sent
 
@@ -491,12 +491,8 @@ class WorkerTracker:
 
     def status(self) -> dict[str, Any]:
         """What the tracker holds, for people and tests: consent, queue, ids, counters."""
-        return {"consent": self.pipeline.consent, "pending": self.pipeline.pending(),
-                "in_flight": max(o.in_flight for o in self.pipeline.outboxes.values()),
-                "tab_id": self.page_id, "pageview_id": self.judge.pageview_id,
-                "client_id": self.pipeline.identity.client_id, "session_id": self.pipeline.session.visit_id,
-                "facts": self.upto, "adopted": self.adopted, "unstored": self.pipeline.unstored,
-                "stats": dict(self.pipeline.stats)}
+        return {**self.pipeline.status(), "tab_id": self.page_id, "pageview_id": self.judge.pageview_id,
+                "facts": self.upto, "adopted": self.adopted}
 
     def stop(self) -> bool:
         """Flush what can go, post the last hold, and stop every timer and task."""
