@@ -7,7 +7,7 @@ import json
 
 from test_core_pipeline import PAGE_A, make, track_n
 
-from tracker.core.pipeline import BEACON_RESERVE_MS, BEACONS_PER_RESERVE, BULK_IN_FLIGHT_BYTES
+from tracker.core.pipeline import BEACON_RESERVE_MS, BEACONS_PER_RESERVE, BULK_IN_FLIGHT_BYTES, BURST_EVENTS
 from tracker.core.transport import BEACON_ACCEPTED, BEACON_REFUSED, FetchTransport, Receipt
 from tracker.testing import FakeClock, MockTransport
 
@@ -45,6 +45,21 @@ def test_a_burst_goes_by_bulk_beyond_a_few_beacons_per_second():
         pipeline.flush("size")
     assert len(relay.sent) == BEACONS_PER_RESERVE  # the reserve window has not passed
     assert pipeline.pending() == 0
+    for destination in ("glood", "genlook"):
+        assert sorted(ids_in(relay, destination) + ids_in(bulk, destination)) == sorted(ids)
+
+
+def test_a_backlog_past_burst_events_goes_by_bulk_only():
+    """More than BURST_EVENTS queued: no beacon at all (each costs the main thread), every event by bulk."""
+    pipeline, relay, bulk, clock = relay_and_bulk()
+    ids = track_n(pipeline, BURST_EVENTS + 100)
+    pipeline.flush("size")
+    assert relay.sent == [] and bulk.sent
+    for _ in range(40):  # once no more than BURST_EVENTS wait, a few beacons go again
+        bulk.settle_all(200)
+        relay.settle_all(BEACON_ACCEPTED)
+        pipeline.flush("size")
+    assert pipeline.pending() == 0 and len(relay.sent) <= BEACONS_PER_RESERVE
     for destination in ("glood", "genlook"):
         assert sorted(ids_in(relay, destination) + ids_in(bulk, destination)) == sorted(ids)
 

@@ -40,6 +40,9 @@ BEACON_RESERVE_MS = 1000
 #: With a bulk transport, at most this many beacons per BEACON_RESERVE_MS: each costs the main thread a few
 #: milliseconds (the bench: ~3 ms on a busy machine), so a burst's thousands go by the bulk transport instead.
 BEACONS_PER_RESERVE = 12
+#: A destination with more events queued than this is sending a burst: with a bulk transport, none of it goes by
+#: beacon (a page left meanwhile may then send some of it twice; collectors keep each event id once).
+BURST_EVENTS = 500
 #: "granted": send and persist; "pending": keep in memory only; "denied": keep and send nothing.
 CONSENT_STATES = ("granted", "pending", "denied")
 
@@ -375,6 +378,7 @@ class Pipeline:
         final = reason in FINAL_REASONS
         budget = Budget(self.config.keepalive_quota_bytes - self.in_flight_bytes - self._beacon_bytes(now))
         beacons = len(self._beacons) if self.bulk is not None else 0
+        bursting: set[str] = set()
         streams: dict[str, Iterator[Body]] = {}
         for destination in self.destinations:
             name = destination.name
@@ -388,13 +392,16 @@ class Pipeline:
                 report.deferred[name] = len(self.outboxes[name])
                 continue
             streams[name] = stream
+            if self.bulk is not None and len(self.outboxes[name]) > BURST_EVENTS:
+                bursting.add(name)
         while streams:
             for name in list(streams):
                 body = next(streams[name], None)
                 if body is None:
                     del streams[name]
                     continue
-                bulk = not budget.fits(body.size) or (self.bulk is not None and beacons >= BEACONS_PER_RESERVE)
+                bulk = (not budget.fits(body.size) or name in bursting
+                        or (self.bulk is not None and beacons >= BEACONS_PER_RESERVE))
                 if bulk and not (not final and self.bulk is not None
                                  and self.bulk_in_flight_bytes + body.size <= BULK_IN_FLIGHT_BYTES):
                     report.deferred[name] = len(self.outboxes[name])

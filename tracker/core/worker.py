@@ -18,7 +18,7 @@ from .config import Config, ConfigError
 from .encoders import LIB_VERSION
 from .events import MAX_DEPTH, TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
-from .pipeline import Pipeline
+from .pipeline import BURST_EVENTS, Pipeline
 from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, initial_consent, is_bot
 from .retry import Backoff, parse_retry_after
 from .storage import MirrorStorage, Storage
@@ -36,8 +36,7 @@ HOLD_DELAY_MS = 25
 #: While a burst's backlog is being sent (more than this many events queued), holds follow at most every
 #: HOLD_BURST_GAP_MS: each one copies bodies and the stored backlog to the main thread. What changes meanwhile is
 #: not lost: facts not yet in a hold stay with the sensor.
-BURST_EVENTS = 500
-HOLD_BURST_GAP_MS = 250
+HOLD_BURST_GAP_MS = 500
 #: The customer `identify()` named, until `reset()`.
 CUSTOMER_KEY = "glood_tracker:customer"
 
