@@ -227,7 +227,8 @@ class Database:
         self._conn.text_factory = _text
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of the store, one fsync per checkpoint
+        # WAL: durable across crashes of the store, one fsync per checkpoint.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._migrate()
         self._conn.executescript(_TEMP_SCHEMA)
