@@ -40,11 +40,17 @@ export default (k) => {
   const on = (m) => {
     switch (m.t) {
       case "send": return answer(m.b);
-      case "hold":
+      case "hold": {
         k.hold = m;
         write(m.w);
         k.facts = k.facts.filter((x) => x.s > m.upto);
+        // What was sent and is no longer held is known delivered to the worker: forget it (a long session's
+        // set grew without end, bench routes).
+        const held = new Set();
+        for (const b of m.b) for (const i of b.i) held.add(b.d + i);
+        for (const x of k.sent) if (!held.has(x)) k.sent.delete(x);
         return;
+      }
       case "ready":
         k.api.ready = true;
         h.gloodTracker = "ready";
@@ -86,7 +92,10 @@ export default (k) => {
   }
   url();
   k.status = (s) => {
-    if (s) s.stats.rejected = (s.stats.rejected || 0) + k.rejected;
+    if (s) {
+      s.stats.rejected = (s.stats.rejected || 0) + k.rejected;
+      s.watched = k.els.size; // sections the sensor observes now (removed ones are released)
+    }
     return s;
   };
   k.stop = () => {

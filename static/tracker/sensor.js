@@ -26,6 +26,7 @@
 
   // Sections: found at DOMContentLoaded, then added, removed or re-served (MutationObserver); visibility (IntersectionObserver).
   const SEC = "[data-glood-section]", PROD = "[data-glood-product-id]", keys = new WeakMap(), els = new Map();
+  k.els = els;
   let n = 0;
   const ref = el => el ? [el.dataset.gloodProductId, el.dataset.gloodVariantId || null] : null;
   const io = new IntersectionObserver(es => D.prerendering || es.forEach(e => {

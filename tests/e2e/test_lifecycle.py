@@ -28,7 +28,9 @@ def test_stop_flushes_and_releases_every_hook(store: StorePage, collector: Colle
         document.dispatchEvent(new Event('visibilitychange'));
     }""")
     store.page.locator("#section-similar .glood-product a").first.click(modifiers=["Control"])
-    store.page.wait_for_timeout(1500)  # a view timer or flush timer still armed would fire in this window
+    # A view timer (1 s) or a flush timer still armed would fire within 1.5 s of the page's own clock.
+    since = store.page.evaluate("performance.now()")
+    store.page.wait_for_function("(ms) => performance.now() > ms", arg=since + 1500, polling=100, timeout=30_000)
     store.page.evaluate("window.dispatchEvent(new Event('pagehide'))")
     assert store.page.evaluate(
         "Promise.all([gloodTracker.track('checkout_started', {}), gloodTracker.flush(), gloodTracker.stop()])") \
