@@ -100,7 +100,7 @@ def test_the_lockfile_entry_matches_the_wheel(sources: Sources, tmp_path: Path) 
     assert entry["install_dir"] == "site" and entry["package_type"] == "package" and entry["depends"] == []
     wheel = (lock_path.parent / entry["file_name"]).read_bytes()
     assert hashlib.sha256(wheel).hexdigest() == entry["sha256"] == manifest["files"]["tracker.whl"]["sha256"]
-    assert manifest["runtime"]["pkg"] == "glood-tracker"
+    assert manifest["runtime"]["wheel"] == manifest["files"]["tracker.whl"]["url"]
 
 
 def test_the_manifest_lists_every_file_with_its_hash(sources: Sources, tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_the_embed_points_at_the_hashed_urls(sources: Sources, tmp_path: Path) -
     assert runtime["lock"] == files["pyodide-lock.json"]["url"] == "https://cdn.example/t/" + \
         files["pyodide-lock.json"]["path"]
     assert runtime["worker"] == files["worker.mjs"]["url"] and runtime["relay"] == files["relay.js"]["url"]
-    assert runtime["stdlib"] == files["python_stdlib.zip"]["url"]
+    assert runtime["stdlib"] == files["python_stdlib.zip"]["url"] and runtime["wheel"] == files["tracker.whl"]["url"]
     assert runtime["pyodide"] == files["pyodide.mjs"]["url"] == runtime["index"] + "pyodide.mjs"
     assert re.fullmatch(r"https://cdn\.example/t/pyodide/314\.0\.7-[0-9a-f]{12}/", runtime["index"])
     assert '<script type="application/json" id="glood-tracker-config">' in embed

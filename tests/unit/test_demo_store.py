@@ -65,7 +65,8 @@ def test_every_page_has_favicon_context_and_the_tracker_embed(client: TestClient
         "shop_domain": "demo-store.myshopify.com", "glood_url": "",
         "genlook_url": "/apps/proxy_genlook-x/public/tracking/events", "glood_public_token": None}
     runtime = json.loads(str(page.one("script", data_runtime=True)["data-runtime"]))
-    assert set(runtime) == {"relay", "worker", "pyodide", "index", "lock", "stdlib", "pkg", "version", "rc", "gpc"}
+    assert set(runtime) == {"relay", "worker", "pyodide", "index", "lock", "stdlib", "wheel", "version", "rc",
+                            "gpc"}
     assert "gloodTracker" in page.inline_scripts[0] and "sendBeacon" in page.inline_scripts[0]
     assert not page.find("script", type="module") and not page.find("script", type="py")
     assert page.one("a", href="/_collector")
@@ -338,9 +339,10 @@ def _runtime(client: TestClient) -> dict[str, str]:
 def _wheel(client: TestClient, runtime: dict[str, str]) -> bytes:
     """The tracker's wheel, found as Pyodide finds it: through the lockfile the runtime names."""
     lock = client.get(runtime["lock"]).json()
-    entry = lock["packages"][runtime["pkg"]]
+    entry = lock["packages"]["glood-tracker"]
     assert entry["imports"] == ["tracker"] and entry["install_dir"] == "site"
     response = client.get(runtime["lock"].rsplit("/", 1)[0] + "/" + entry["file_name"])
+    assert runtime["wheel"].endswith("/" + entry["file_name"])
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert hashlib.sha256(response.content).hexdigest() == entry["sha256"]
@@ -351,10 +353,10 @@ def test_runtime_names_the_builds_hashed_urls(tree_client: TestClient) -> None:
     """The sensor's runtime names the build under /dist/: worker, Pyodide, lockfile and stdlib by content-hashed
     URLs, each served immutable; the lockfile names the tracker's wheel holding every shipped .py."""
     runtime = _runtime(tree_client)
-    assert runtime["version"] == "9.8.7" and runtime["pkg"] == "glood-tracker"
+    assert runtime["version"] == "9.8.7"
     assert re.fullmatch(r"/dist/pyodide/1\.2\.3-[0-9a-f]{12}/", runtime["index"])
     assert runtime["pyodide"] == runtime["index"] + "pyodide.mjs"
-    for key in ("relay", "worker", "pyodide", "lock", "stdlib"):
+    for key in ("relay", "worker", "pyodide", "lock", "stdlib", "wheel"):
         response = tree_client.get(runtime[key])
         assert response.status_code == 200, key
         assert response.headers["cache-control"] == "public, max-age=31536000, immutable", key

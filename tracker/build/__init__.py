@@ -291,7 +291,8 @@ def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
 
     runtime = {"relay": scripts["relay.js"], "worker": scripts["worker.mjs"],
                "pyodide": f"{options.base}{runtime_dir}/pyodide.mjs", "index": f"{options.base}{runtime_dir}/",
-               "lock": lock_url, "stdlib": stdlib_url, "pkg": PACKAGE, "version": version}
+               "lock": lock_url, "stdlib": stdlib_url, "wheel": output.files["tracker.whl"]["url"],
+               "version": version}
     embed = (embed_html(runtime, sensor) + "\n").encode("utf-8")
     output.add("embed.html", EMBED, embed, version, compress=False)
     output.add("glood-tracker.liquid", LIQUID, liquid_block(runtime, sensor).encode("utf-8"), version,
