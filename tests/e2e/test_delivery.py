@@ -197,3 +197,27 @@ def test_data_nested_thousands_deep_is_refused_without_harm(store: StorePage, co
     assert deep_id not in {e["event_id"] for e in events}
     assert store.status()["stats"]["rejected"] == 1
     assert len([m for m in console_errors if "rejected" in m]) == 1, console_errors
+
+
+def test_a_burst_past_every_cap_is_delivered_whole_while_the_page_lives(store: StorePage, collector: Collector) -> None:
+    """800 events in one loop (past the stored-backlog cap, the keepalive quota and the burst threshold):
+    every one reaches both collectors once while the page stays open, and nothing is dropped."""
+    store.open("/")
+    store.wait_status(lambda s: s["session_id"] is not None and s["pending"] == 0)
+    before = collector.stats()
+    ids = store.page.evaluate("""() => Array.from({length: 800},
+        (_, i) => window.gloodTracker.track('search_submitted', {searchResult: {query: 'q'.repeat(300) + i}}))""")
+    assert len(set(ids)) == 800 and None not in ids
+    assert store.status()["unstored"] > 0  # past the stored-backlog cap: only the page's memory has them all
+    wanted = set(ids)
+    events = collector.wait_for("glood", lambda ev: wanted <= {e["event_id"] for e in ev}, timeout=300,
+                                client_id=store.client_id, name="search_submitted")
+    assert len([e for e in events if e["event_id"] in wanted]) == 800
+    # Genlook's stored batches are too large to list 800 of: count them, and the tracker's own account.
+    status = store.wait_status(lambda s: s["pending"] == 0, timeout=300)
+    assert status["stats"]["sent_genlook"] >= 800
+    assert not any(k.startswith("dropped") and v for k, v in status["stats"].items()), status["stats"]
+    after = collector.wait_for_stats(lambda s: s["genlook"]["accepted"] >= before["genlook"]["accepted"] + 800)
+    for destination in ("glood", "genlook"):
+        assert after[destination]["duplicates"] == before[destination]["duplicates"]
+        assert after[destination]["rejected"] == before[destination]["rejected"]
