@@ -13,7 +13,7 @@ Every `every` routes, after a forced GC (CDP `HeapProfiler.collectGarbage`) in t
 - worker: CDP `Runtime.getHeapUsage` (JS heap), the byte length of every `WebAssembly.Memory` (Pyodide's linear
   memory: it never shrinks), the number of Pyodide PyProxy objects alive (`Runtime.queryObjects` on
   `PyProxy.prototype`, reached from the worker's `py` handler through `[[Scopes]]`);
-- the tracker's `status()` (facts judged, pending, stats: it exposes no count of watched sections);
+- the tracker's `status()` (facts judged, pending, watched sections, stats);
 - the collectors' `/_collector/stats.json`.
 
 The worker's session: Playwright's client cannot address a flattened child session, so the page's own CDP
@@ -41,12 +41,12 @@ ROUTE_TIMEOUT_MS = 30_000
 
 #: The sensor's state, from the closure of gloodTracker.track (the inline sensor's scope).
 SENSOR_STATE_FN = """function () {
-  const s = this;
+  // The sensor is minified: its state object is the closure variable holding `facts` (an array) and `sent` (a Set).
+  const k = Object.values(this).find((v) => v && Array.isArray(v.facts) && v.sent instanceof Set) || {};
   const size = (x) => x == null ? null : (x.size !== undefined ? x.size : (x.length !== undefined ? x.length
     : Object.keys(x).length));
-  const k = s.k || {};
-  return {els: size(s.els), n: s.n === undefined ? null : s.n, facts: size(k.facts), sent: size(k.sent),
-          waits: size(k.waits), early: size(k.early), on: size(k.on), seq: k.seq === undefined ? null : k.seq};
+  return {els: size(k.els), facts: size(k.facts), sent: size(k.sent), waits: size(k.waits), early: size(k.early),
+          on: size(k.on), seq: k.seq === undefined ? null : k.seq};
 }"""
 
 PAGE_SAMPLE_JS = """() => ({
@@ -126,9 +126,8 @@ def _sensor_state(cdp: CDPSession) -> dict[str, Any]:
     scope = _scope_vars(send, track["objectId"])
     holder = cdp.send("Runtime.evaluate", {"expression": "({})", "objectGroup": "bench"})["result"]
     # Put the closure's variables on one object, then read their sizes.
-    for name in ("els", "k", "n", "keys"):
-        if name in scope:
-            value = scope[name]
+    for name, value in scope.items():
+        if "objectId" in value:
             arg = {"objectId": value["objectId"]} if "objectId" in value else {"value": value.get("value")}
             cdp.send("Runtime.callFunctionOn", {"objectId": holder["objectId"], "objectGroup": "bench",
                                                 "functionDeclaration": f"function (v) {{ this[{name!r}] = v }}",
@@ -419,8 +418,8 @@ def routes_table(r: dict[str, Any]) -> str:
     stats = (r["samples"][-1].get("status") or {}).get("stats")
     if stats:
         lines.append("  status().stats at the end: " + ", ".join(f"{k} {v:,}" for k, v in stats.items() if v))
-    lines.append("  (status() has no count of watched sections: 'watched' is the sensor's own map of observed "
-                 "sections, read through CDP; 'unjudged' its facts not yet dropped, 'sent ids' its set of ids sent)")
+    lines.append("  ('watched' is the sensor's map of observed sections, as status().watched reports it; 'unjudged' "
+                 "its facts not yet dropped, 'sent ids' its set of ids sent: both read through CDP)")
     if r.get("worker_probe_notes"):
         lines.append("  worker probe notes: " + "; ".join(r["worker_probe_notes"]))
     if r.get("console_errors"):
