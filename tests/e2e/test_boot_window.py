@@ -34,6 +34,7 @@ def test_a_page_left_at_once_is_delivered_by_the_next_page_exactly_once(store: S
     left_at = store.page.evaluate("Date.now()")
     first_url = store.page.url
     store.open("/collections/all")
+    next_page_at = store.page.evaluate("Date.now()")
     client_id = store.client_id
     # The two sections in the HTML render; the late one (inserted ~300 ms after DOMContentLoaded) only if the
     # page was still there then, which depends on how fast the next page came.
@@ -49,9 +50,12 @@ def test_a_page_left_at_once_is_delivered_by_the_next_page_exactly_once(store: S
     assert len(renders) == len(set(renders))
     genlook = collector.wait_for("genlook", lambda ev: {e["event_id"] for e in early} <= {e["event_id"] for e in ev},
                                  client_id=client_id)
-    assert all(e["deliveries"] == 1 for e in early)
+    assert all(e["deliveries"] == 1 for e in early), [(e["name"], e["deliveries"], e["event_id"]) for e in early]
     assert max(Counter(e["event_id"] for e in genlook).values()) == 1
-    assert all(e["event"]["timestamp"] <= _iso(left_at) for e in early)
+    # Stamped with their own times: the page's events before the test left it; a late section's render (the page
+    # may have lived on past `left_at` on a busy machine) before the next page.
+    assert all(e["event"]["timestamp"] <= _iso(left_at) for e in early if e["name"] != "glood:section:render")
+    assert all(e["event"]["timestamp"] <= _iso(next_page_at) for e in early)
     assert {e["body"]["session_id"] for e in early} == {e["session_id"] for e in genlook if e["event_id"] in
                                                         {x["event_id"] for x in early}}
 
