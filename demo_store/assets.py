@@ -2,9 +2,10 @@
 
 The vendored runtime (`static/vendor/<package>/`) is also served under `/static/vendor/<package>@<version>/`,
 the version being the one in the vendored `package.json`: those URLs never change content, so they are
-immutable. `scripts/vendor.sh` stores `.zst` and `.gz` next to the text and wasm files; a request that accepts
-one of them gets it as is (no per-request compression of a 9.6 MB wasm). The tracker's build output (`dist/`,
-`python -m tracker build`) is served the same way, its content-hashed names immutable.
+immutable. `scripts/vendor.sh` stores `.zst` and `.gz` next to the text and wasm files (the tracker's build
+adds `.br`); a request gets the smallest variant its Accept-Encoding accepts, as is (no per-request compression
+of a 9.6 MB wasm). The tracker's build output (`dist/`, `python -m tracker build`) is served the same way, its
+content-hashed names immutable.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ _HASHED_NAME = re.compile(r"-(?=[\w-]*[A-Z0-9])[\w-]{8}\.(?:m?js|css)$")
 #: A name or directory of the tracker's build carrying the first 12 hex digits of its content's sha256.
 _DIST_HASHED = re.compile(r"(?:^|[/.-])[0-9a-f]{12}(?:[./]|$)")
 VENDOR_PREFIX = "/static/vendor"
-#: Precompressed variants stored next to a file, in order of preference: (Content-Encoding, suffix).
-ENCODINGS = (("zstd", ".zst"), ("gzip", ".gz"))
+#: Precompressed variants stored next to a file: (Content-Encoding, suffix). The smallest accepted one is sent;
+#: between variants of the same size, the first here.
+ENCODINGS = (("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz"))
 _VERSIONED = re.compile(r"(?P<package>[a-z0-9_-]+)@(?P<version>[0-9A-Za-z.+_-]+)")
 
 
@@ -135,7 +137,8 @@ class Vendor:
 
 class StaticAssets(StaticFiles):
     """StaticFiles with explicit MIME types (.mjs, .wasm, ...), Cache-Control by path, versioned vendor
-    URLs and precompressed variants (`<file>.zst`, `<file>.gz`) chosen by Accept-Encoding."""
+    URLs and precompressed variants (`<file>.br`, `<file>.zst`, `<file>.gz`) chosen by Accept-Encoding: the
+    smallest accepted one."""
 
     def __init__(self, *args: Any, vendor: Vendor | None = None,
                  cache: Callable[..., str] = cache_control, **kwargs: Any) -> None:
@@ -163,10 +166,9 @@ class StaticAssets(StaticFiles):
         encoding = None
         if variants:
             accepted = accepted_encodings(Headers(scope=scope).get("accept-encoding", ""))
-            for coding, variant_path, variant_stat in variants:
-                if coding in accepted:
-                    encoding, full_path, stat_result = coding, variant_path, variant_stat
-                    break
+            usable = [v for v in variants if v[0] in accepted]
+            if usable:
+                encoding, full_path, stat_result = min(usable, key=lambda v: v[2].st_size)
         response = super().file_response(full_path, stat_result, scope, status_code)
         if response.status_code != 304:
             media_type = MEDIA_TYPES.get(original.suffix.lower())

@@ -3,7 +3,8 @@
 # (Python 3.14, the runtime of the browser worker), to catch what works only in the CPython of the unit tests.
 # Before them, the worker flow on the trimmed standard library (tests/pyodide/worker_flow.mjs): the tracker
 # booted and driven through a sensor's messages on Pyodide's python_stdlib.zip, then again with `stdLibURL`
-# pointing at the zip tracker/build/stdlib.py trims (tracker/build/stdlib_keep.txt), which must pass and
+# pointing at the zip tracker/build/stdlib.py trims (tracker/build/stdlib_keep.txt) and strips of docstrings
+# and comments (as the build does; --require-strip: failing when stripping cannot run), which must pass and
 # import every module the first run did. PYODIDE_STDLIB_CHECK=0 leaves that out.
 # Extra arguments go to pytest inside Pyodide, e.g. `bash scripts/pyodide_tests.sh -x -k worker`.
 # Set-up (idempotent): node_modules/pyodide and the pinned wheels in .cache/pyodide-wheels/ (scripts/setup.sh).
@@ -26,7 +27,8 @@ status=0
 if [ "${PYODIDE_STDLIB_CHECK:-1}" != 0 ]; then
   trimmed=$(mktemp -d)
   trap 'rm -rf "$trimmed"' EXIT
-  if .venv/bin/python -m tracker.build.stdlib trim node_modules/pyodide/python_stdlib.zip "$trimmed/python_stdlib.zip"; then
+  if .venv/bin/python -m tracker.build.stdlib trim --require-strip node_modules/pyodide/python_stdlib.zip \
+      "$trimmed/python_stdlib.zip"; then
     timeout -k 30 300 node "$jspi" tests/pyodide/worker_flow.mjs --stdlib "$trimmed/python_stdlib.zip" || status=$?
   else
     status=3

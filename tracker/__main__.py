@@ -19,10 +19,12 @@ def main(argv: list[str] | None = None) -> int:
                               "(default: %(default)s)")
     command.add_argument("--full-stdlib", action="store_true",
                          help="ship Pyodide's standard library as it is (no trimming)")
+    command.add_argument("--keep-docstrings", action="store_true",
+                         help="trim the standard library without stripping its docstrings and comments")
     command.add_argument("--if-stale", action="store_true",
                          help="build only when the output is missing or its sources changed (scripts/setup.sh)")
     args = parser.parse_args(argv)
-    options = Options(base_url=args.base_url, full_stdlib=args.full_stdlib)
+    options = Options(base_url=args.base_url, full_stdlib=args.full_stdlib, keep_docstrings=args.keep_docstrings)
     if args.if_stale and is_current(args.out, Sources.default(), options):
         print(f"{args.out}/manifest.json is current")
         return 0

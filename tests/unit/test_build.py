@@ -160,3 +160,4 @@ def test_a_source_change_makes_the_build_stale(sources: Sources, tmp_path: Path)
     second = ensure(out, sources, FULL)
     assert second["files"]["tracker.whl"]["url"] != first["files"]["tracker.whl"]["url"]
     assert not is_current(out, sources, Options(base_url="/other/", full_stdlib=True))
+    assert not is_current(out, sources, Options(full_stdlib=True, keep_docstrings=True))

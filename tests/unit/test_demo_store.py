@@ -468,6 +468,24 @@ def test_precompressed_variants_follow_accept_encoding(vendored: Path, vendored_
         assert raw == (body if body is not None else wasm.read_bytes())
 
 
+def test_the_smallest_accepted_variant_goes_out(vendored: Path, vendored_client: TestClient) -> None:
+    """With a .br next to the file (the build makes them), the smallest variant the request accepts is sent:
+    br when it is the smallest, zstd when that is smaller, and never one the request does not accept."""
+    directory = vendored / "static" / "vendor" / "pyodide"
+    url = "/static/vendor/pyodide@314.0.7/pyodide.asm.wasm"
+
+    def sent(accept: str) -> tuple[str | None, bytes]:
+        with vendored_client.stream("GET", url, headers={"Accept-Encoding": accept}) as response:
+            return response.headers.get("content-encoding"), b"".join(response.iter_raw())
+
+    (directory / "pyodide.asm.wasm.br").write_bytes(b"BR")
+    assert sent("gzip, deflate, br, zstd") == ("br", b"BR")
+    assert sent("gzip, zstd") == ("zstd", b"ZSTD-VARIANT")
+    (directory / "pyodide.asm.wasm.br").write_bytes(b"BROTLI-VARIANT-LARGER")
+    assert sent("gzip, deflate, br, zstd") == ("zstd", b"ZSTD-VARIANT")
+    assert sent("br") == ("br", b"BROTLI-VARIANT-LARGER")
+
+
 def test_a_precompressed_variant_revalidates_with_its_own_etag(vendored_client: TestClient) -> None:
     """Each representation has its own validator; a matching If-None-Match is a 304 that keeps Vary."""
     url, zstd = "/static/vendor/pyodide@314.0.7/pyodide.asm.wasm", {"Accept-Encoding": "zstd"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -229,3 +230,204 @@ def test_pyodides_zip_trimmed_drops_what_nothing_imports():
                    "doctest.py", "pydoc.py", "argparse.py", "pyodide/console.py"):
         assert not any(n.startswith(prefix) for n in kept), prefix
     assert len(trimmed) < len(source) * 0.4
+
+
+# -- stripping docstrings and comments (tracker/build/pystrip.py, trim_stdlib(strip=True)) ---------------------
+
+SOURCE = '''\
+# -*- coding: utf-8 -*-
+"""The module's docstring,
+on two lines."""
+from __future__ import annotations
+
+import re  # a trailing comment
+
+HASH = "# not a comment"
+PATTERN = re.compile(r"""
+    \\#[ ]x  # inside a raw multi-line string: kept
+""")
+TEXT = f"{HASH!r} # in an f-string"
+
+
+class Empty(Exception):
+    """Only a docstring: becomes pass."""
+
+
+class Point:
+    """Two lines
+    of docstring."""
+
+    x = 1  # comment
+
+    def norm(self):
+        "A one-line docstring."
+        # a comment line
+        return abs(self.x)
+
+
+def one_liner(): "doc"; return 1
+
+
+async def waits():
+    """Async."""
+    return None
+
+
+def keeps_later_strings():
+    value = 1
+    """Not a docstring (not the first statement): kept."""
+    return value
+'''
+
+
+def _strip(source: str, **kwargs: bool) -> str:
+    from tracker.build.pystrip import strip_source
+    return strip_source(source, **kwargs)
+
+
+def test_strip_removes_comments_and_docstrings_keeping_every_line():
+    """Comments and the docstrings of the module, classes and functions go; line numbers stay."""
+    stripped = _strip(SOURCE)
+    assert stripped.count("\n") == SOURCE.count("\n")
+    assert "docstring," not in stripped and "of docstring" not in stripped
+    assert "a comment line" not in stripped and "trailing comment" not in stripped
+    assert "Async." not in stripped and "# comment" not in stripped
+    lines = stripped.splitlines()
+    assert lines[0] == "# -*- coding: utf-8 -*-"  # a coding declaration stays
+    assert lines[5] == "import re"  # the space before a removed comment goes too
+    assert "    pass" in lines[15]  # class Empty: its only statement was the docstring
+    assert lines[30] == 'def one_liner(): pass; return 1'
+    namespace: dict[str, object] = {}
+    exec(compile(stripped, "<stripped>", "exec"), namespace)
+    assert namespace["Point"].__doc__ is None and namespace["Empty"].__doc__ is None  # type: ignore[attr-defined]
+    assert namespace["HASH"] == "# not a comment"
+    assert namespace["TEXT"] == "'# not a comment' # in an f-string"
+    assert "inside a raw multi-line string: kept" in namespace["PATTERN"].pattern  # type: ignore[attr-defined]
+    assert namespace["one_liner"]() == 1  # type: ignore[operator]
+    assert "Not a docstring" in stripped
+
+
+def test_strip_can_keep_docstrings():
+    """docstrings=False removes only comments."""
+    stripped = _strip(SOURCE, docstrings=False)
+    assert '"""The module\'s docstring,' in stripped and "A one-line docstring." in stripped
+    assert "a comment line" not in stripped and stripped.count("\n") == SOURCE.count("\n")
+
+
+def test_verify_accepts_the_stripped_source_and_rejects_a_changed_one():
+    """verify(): compiles, same line count, and the same AST less docstrings and pass statements."""
+    from tracker.build.pystrip import verify
+    stripped = _strip(SOURCE)
+    assert verify(SOURCE, stripped) is None
+    assert verify(SOURCE, stripped.replace("return abs(self.x)", "return self.x")) == \
+        "its AST differs from the original's"
+    assert verify(SOURCE, stripped.replace('HASH = "# not a comment"', 'HASH = ""')) is not None
+    assert "does not compile" in str(verify(SOURCE, stripped.replace("return 1", "return (1")))
+    assert verify(SOURCE, stripped + "\n") == "the line count changed"
+    assert verify(SOURCE, SOURCE, docstrings=False) is None
+
+
+def test_strip_files_keeps_the_original_of_a_file_that_fails(monkeypatch):
+    """A file that does not parse, or whose stripped text does not verify, is left out (kept as it is) with the
+    reason; files under KEEP_DOCSTRINGS lose only their comments."""
+    from tracker.build import pystrip
+    files = {"good.py": SOURCE, "bad.py": "def broken(:\n", "_pyodide/_core_docs.py": SOURCE,
+             "clean.py": "x = 1\n"}
+    stripped, failed = pystrip.strip_files(files)
+    assert set(stripped) == {"good.py", "_pyodide/_core_docs.py"} and set(failed) == {"bad.py"}
+    assert "A one-line docstring." in stripped["_pyodide/_core_docs.py"]
+    assert "A one-line docstring." not in stripped["good.py"] and "# comment" not in stripped["_pyodide/_core_docs.py"]
+    real = pystrip.strip_source
+    monkeypatch.setattr(pystrip, "strip_source", lambda source, **kw: real(source, **kw).replace("x = 1", "x = 2"))
+    stripped, failed = pystrip.strip_files({"good.py": SOURCE})
+    assert stripped == {} and failed == {"good.py": "its AST differs from the original's"}
+
+
+def _local_stripper(files):
+    from tracker.build.pystrip import strip_files
+    return strip_files(files)[0]
+
+
+def test_trim_with_strip_replaces_only_the_stripped_python_files():
+    """strip=True puts the stripper's texts in place of the .py files; other files and failures stay as they
+    are, and the zip is as deterministic as ever."""
+    files = [*FILES, ("glood_strip_probe.py", SOURCE.encode(), (2024, 5, 5, 5, 5, 4)),
+             ("pyodide/ffi/broken.py", b"def broken(:  # kept\n", (2024, 5, 5, 5, 5, 4))]
+    keep = [*KEEP, "glood_strip_probe"]
+    data = trim_stdlib(make_zip(files), keep, strip=True, stripper=_local_stripper)
+    assert data == trim_stdlib(make_zip(files), keep, strip=True, stripper=_local_stripper)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        probe = archive.read("glood_strip_probe.py").decode()
+        assert probe == _strip(SOURCE)
+        assert archive.read("pyodide/ffi/broken.py") == b"def broken(:  # kept\n"
+        assert archive.read("encodings/__init__.py") == b"\n"  # was "# codecs"
+        assert archive.read("json/decoder.py") == b"x = 1\n"
+    assert names(data) == names(trim_stdlib(make_zip(files), keep))
+
+
+def test_trim_without_a_stripper_leaves_the_files_as_they_are(capsys):
+    """When stripping cannot run (no Node or Pyodide), the zip is the unstripped one, with a note on stderr;
+    with required=True (`trim --require-strip`) it is an error."""
+    from tracker.build.stdlib import StripUnavailable, pyodide_stripper
+
+    def unavailable(files):
+        raise StripUnavailable("no node")
+
+    assert trim_stdlib(make_zip(), KEEP, strip=True, stripper=unavailable) == trim_stdlib(make_zip(), KEEP)
+    assert "not stripped: no node" in capsys.readouterr().err
+    missing = pyodide_stripper(Path("/nonexistent-pyodide"), required=True)
+    with pytest.raises(StdlibError, match="needs node and Pyodide"):
+        trim_stdlib(make_zip(), KEEP, strip=True, stripper=missing)
+
+
+def test_trim_command_strips_unless_told_not_to(tmp_path, monkeypatch):
+    """`trim` strips by default; `--keep-docstrings` leaves the files as they are."""
+    from tracker.build import stdlib
+    monkeypatch.setattr(stdlib, "pyodide_stripper", lambda **kw: _local_stripper)
+    files = [*FILES, ("glood_strip_probe.py", SOURCE.encode(), (2024, 5, 5, 5, 5, 4))]
+    (tmp_path / "source.zip").write_bytes(make_zip(files))
+    (tmp_path / "keep.txt").write_text("\n".join([*KEEP, "glood_strip_probe"]) + "\n")
+    for flags, expected in (([], _strip(SOURCE)), (["--keep-docstrings"], SOURCE)):
+        out = tmp_path / "out.zip"
+        assert main(["trim", str(tmp_path / "source.zip"), str(out), "--keep", str(tmp_path / "keep.txt"),
+                     *flags]) == 0
+        with zipfile.ZipFile(out) as archive:
+            assert archive.read("glood_strip_probe.py").decode() == expected
+
+
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None or PYODIDE_STDLIB is None or
+                                not (ROOT / "node_modules" / "pyodide" / "pyodide.mjs").is_file(),
+                                reason="needs node and node_modules/pyodide (bash scripts/setup.sh)")
+
+
+@needs_node
+def test_pyodide_stripper_runs_in_python_3_14(tmp_path, capsys):
+    """pyodide_stripper strips in Pyodide's Python: 3.14-only syntax (PEP 758's unparenthesized except, a
+    t-string) is stripped and verified there; a file that does not parse is left out and named on stderr."""
+    from tracker.build.stdlib import pyodide_stripper
+    modern = ('"""doc"""\ntry:\n    pass  # c\nexcept ValueError, TypeError:\n    pass\n'
+              'def f(x):\n    """doc"""\n    return t"{x}"  # template\n')
+    strip = pyodide_stripper(cache_dir=tmp_path)
+    result = strip({"modern.py": modern, "bad.py": "def (:\n"})
+    assert result == {"modern.py": "\ntry:\n    pass\nexcept ValueError, TypeError:\n    pass\n"
+                                   "def f(x):\n\n    return t\"{x}\"\n"}
+    assert "bad.py kept as it is" in capsys.readouterr().err
+    assert list(tmp_path.glob("*.json"))  # cached: a second call does not start node
+    assert strip({"modern.py": modern, "bad.py": "def (:\n"}) == result
+
+
+@needs_node
+def test_pyodides_zip_stripped_in_pyodide_keeps_every_module(capsys):
+    """The kept standard library, stripped in Pyodide: every .py file is still there, nearly all of them
+    smaller (none fails verification), `_pyodide`'s docstrings stay, and the zip shrinks by more than a quarter."""
+    assert PYODIDE_STDLIB is not None
+    source = PYODIDE_STDLIB.read_bytes()
+    plain, stripped = trim_stdlib(source), trim_stdlib(source, strip=True)
+    assert "kept as it is" not in capsys.readouterr().err
+    assert names(plain) == names(stripped) and len(stripped) < len(plain) * 0.75
+    with zipfile.ZipFile(io.BytesIO(plain)) as before, zipfile.ZipFile(io.BytesIO(stripped)) as after:
+        smaller = [n for n in before.namelist() if n.endswith(".py") and len(after.read(n)) < len(before.read(n))]
+        assert len(smaller) > 150
+        assert b'"""' in after.read("_pyodide/_core_docs.py")
+        assert after.read("asyncio/tasks.py").count(b"\n") == before.read("asyncio/tasks.py").count(b"\n")

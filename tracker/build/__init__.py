@@ -7,8 +7,11 @@ Not shipped to the browser (like `tracker/testing.py`): it runs in CPython at bu
 - `tracker/sensor.<sha>.js` (minified, inlined by the embed), `tracker/relay.<sha>.js`, `tracker/worker.<sha>.mjs`;
 - `pyodide/<version>-<sha>/` — `pyodide.mjs`, `pyodide.asm.mjs`, `pyodide.asm.wasm` (their names are fixed by
   Pyodide, so the directory carries the hash), and `pyodide/python_stdlib.<sha>.zip` (trimmed by
-  `tracker.build.stdlib.trim_stdlib` when that module exists, unless `full_stdlib`);
-- `.gz` / `.zst` variants next to text and wasm files (copied from `scripts/vendor.sh`'s, or made here);
+  `tracker.build.stdlib.trim_stdlib` when that module exists, unless `full_stdlib`; its docstrings and comments
+  stripped in Pyodide's Python, unless `keep_docstrings`);
+- `.gz` / `.zst` variants next to text and wasm files (copied from `scripts/vendor.sh`'s, or made here), and
+  `.br` (brotli quality 11, made here with the `brotli` package when it is installed; ~35 s for the wasm, once:
+  a variant already in the output is reused);
 - `embed.html` (the snippet to paste), `shopify/blocks/glood-tracker.liquid` (theme app-embed block) and
   `manifest.json`: logical name → URL, path, bytes, sha256, version (+ the variants), and the build's inputs'
   signature, so a server can tell cheaply whether the output is stale (`ensure`).
@@ -24,6 +27,7 @@ import fcntl
 import gzip
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -47,8 +51,8 @@ EMBED = "embed.html"
 LIQUID = "shopify/blocks/glood-tracker.liquid"
 #: Pyodide's files the worker loads from its index URL (names fixed by Pyodide).
 RUNTIME_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm")
-#: Precompressed variants: (Content-Encoding, suffix), as scripts/vendor.sh makes them.
-VARIANTS = (("gzip", ".gz"), ("zstd", ".zst"))
+#: Precompressed variants: (Content-Encoding, suffix); scripts/vendor.sh makes the .gz and .zst ones.
+VARIANTS = (("gzip", ".gz"), ("zstd", ".zst"), ("br", ".br"))
 #: Files of earlier builds that the new manifest no longer names are removed once this old (pages rendered
 #: with an earlier embed may still load them for a while).
 PRUNE_AFTER_S = 3600.0
@@ -82,7 +86,7 @@ class Sources:
         """Every file the build reads (their sizes and times make the signature)."""
         pyodide = self.pyodide_dir
         files = [path for _, path in shipped_sources(self.tracker_dir)]
-        files += sorted(_BUILD_CODE.glob("*.py"))
+        files += sorted([*_BUILD_CODE.glob("*.py"), *_BUILD_CODE.glob("*.mjs")])
         files += [self.script(name) for name in ("sensor.js", "relay.js", "worker.mjs")]
         for name in (*RUNTIME_FILES, "python_stdlib.zip", "pyodide-lock.json", "package.json"):
             files += [pyodide / name, *(pyodide / (name + suffix) for _, suffix in VARIANTS)]
@@ -93,10 +97,12 @@ class Sources:
 @dataclass(frozen=True)
 class Options:
     """`base_url`: where the output is hosted (the URLs in the embed start with it); `full_stdlib`: ship Pyodide's
-    standard library as it is even when a trimmer exists."""
+    standard library as it is even when a trimmer exists; `keep_docstrings`: trim it without stripping its
+    docstrings and comments."""
 
     base_url: str = "/dist/"
     full_stdlib: bool = False
+    keep_docstrings: bool = False
 
     @property
     def base(self) -> str:
@@ -104,8 +110,10 @@ class Options:
 
 
 def signature(sources: Sources, options: Options) -> str:
-    """A cheap fingerprint of the inputs (path, size, mtime of each; absent files count) and the options."""
-    parts: list[Any] = [options.base, options.full_stdlib]
+    """A cheap fingerprint of the inputs (path, size, mtime of each; absent files count), the options and whether
+    brotli is installed."""
+    parts: list[Any] = [options.base, options.full_stdlib, options.keep_docstrings,
+                        importlib.util.find_spec("brotli") is not None]
     for path in sources.inputs():
         try:
             stat = path.stat()
@@ -192,6 +200,13 @@ def _write(path: Path, data: bytes) -> None:
 def _compress(kind: str, data: bytes) -> bytes | None:
     if kind == "gzip":
         return gzip.compress(data, compresslevel=9, mtime=0)
+    if kind == "br":
+        try:
+            import brotli
+        except ImportError:
+            return None
+        # Quality 11, the default 4 MiB window (lgwin 22; smaller output for the wasm than 24 here).
+        return bytes(brotli.compress(data, quality=11, lgwin=22))
     zstd = shutil.which("zstd")
     if zstd is None:
         return None
@@ -237,7 +252,7 @@ class _Output:
         return str(entry["url"])
 
 
-def _trimmer() -> Callable[[bytes], bytes] | None:
+def _trimmer() -> Callable[..., bytes] | None:
     """`tracker.build.stdlib.trim_stdlib` when that module exists (written separately), else None."""
     name = f"{__name__}.stdlib"
     try:
@@ -268,7 +283,11 @@ def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
     trim = None if options.full_stdlib else _trimmer()
     stdlib_kind = "full"
     if trim is not None:
-        stdlib, stdlib_kind = trim(stdlib), "trimmed"
+        trimmed = trim(stdlib, strip=not options.keep_docstrings)
+        stdlib_kind = "trimmed" if options.keep_docstrings else "trimmed, stripped"
+        if not options.keep_docstrings and trimmed == trim(stdlib):
+            stdlib_kind = "trimmed"  # nothing could be stripped (no Node or Pyodide: see stderr)
+        stdlib = trimmed
     stdlib_url = output.add("python_stdlib.zip", _hashed("pyodide/python_stdlib.zip", stdlib), stdlib,
                             pyodide_version)
 

@@ -6,27 +6,40 @@ list is produced is written at its top) and their parent packages, and writes a 
 sorted, stamped 1980-01-01, mode 0644, made on Unix. Entries are stored uncompressed by default: the zip is
 then served with a Content-Encoding (zstd, gzip) that compresses across files, which is smaller on the wire
 than per-entry deflate; `deflate=True` deflates each entry instead (for hosts that serve the zip as it is).
+`strip=True` also takes the docstrings and comments out of the kept `.py` files (`tracker.build.pystrip`), in
+Pyodide's own Python run by Node (`pyodide_stripper`), each result verified there (it compiles, and its AST is
+the original's less the docstrings); a file that fails keeps its original text, and without Node or Pyodide
+nothing is stripped (a note on stderr).
 
-`python -m tracker.build.stdlib trim SOURCE OUT` writes a trimmed zip; `python -m tracker.build.stdlib keep
-SOURCE TRACE` rewrites the traced section of `stdlib_keep.txt` from a list of imported modules (the JSON that
-`tests/pyodide/worker_flow.mjs --modules` writes).
+`python -m tracker.build.stdlib trim SOURCE OUT` writes a trimmed zip, stripped unless `--keep-docstrings`;
+`python -m tracker.build.stdlib keep SOURCE TRACE` rewrites the traced section of `stdlib_keep.txt` from a list
+of imported modules (the JSON that `tests/pyodide/worker_flow.mjs --modules` writes).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-__all__ = ["KEEP_FILE", "ZIP_TIME", "StdlibError", "trim_stdlib", "read_keep", "load_keep", "stdlib_index",
-           "resolve_keep", "traced_modules", "main"]
+__all__ = ["KEEP_FILE", "ZIP_TIME", "StdlibError", "StripUnavailable", "Stripper", "pyodide_stripper", "trim_stdlib",
+           "read_keep", "load_keep", "stdlib_index", "resolve_keep", "traced_modules", "main"]
 
 KEEP_FILE = Path(__file__).resolve().with_name("stdlib_keep.txt")
+_HERE = KEEP_FILE.parent
+_REPO = _HERE.parent.parent
+#: {path in the zip: source} → {path: stripped source} for the files it stripped (the others stay as they are).
+Stripper = Callable[[Mapping[str, str]], Mapping[str, str]]
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: One line of the keep list: a dotted module name (`_sysconfigdata_...` names carry a hyphen), or `package.*`
 #: for a whole package tree (every file under it, data files included).
@@ -121,16 +134,104 @@ def resolve_keep(archive: zipfile.ZipFile, keep: Iterable[str]) -> list[str]:
     return sorted(chosen)
 
 
-def trim_stdlib(source_zip: bytes, keep: Iterable[str] | None = None, *, deflate: bool = False) -> bytes:
+class StripUnavailable(StdlibError):
+    """No Node or no Pyodide to strip with."""
+
+
+def pyodide_stripper(pyodide_dir: Path | None = None, cache_dir: Path | None = None,
+                     timeout: float = 600.0, required: bool = False) -> Stripper:
+    """A Stripper that runs `tracker.build.pystrip.strip_files` in the Pyodide at `pyodide_dir` (default
+    `node_modules/pyodide`) with Node (`pystrip.mjs`). Results are cached in `cache_dir` (default
+    `node_modules/.cache/glood-stdlib-strip/`) by the sha256 of the request, the stripper's code and Pyodide's
+    package.json. Failing files are reported on stderr. StripUnavailable when Node or Pyodide is missing or the
+    run fails (a plain StdlibError, which trim_stdlib does not pass over, when `required`)."""
+    index = pyodide_dir or _REPO / "node_modules" / "pyodide"
+    cache = cache_dir or _REPO / "node_modules" / ".cache" / "glood-stdlib-strip"
+
+    def strip(files: Mapping[str, str]) -> Mapping[str, str]:
+        try:
+            return run(files)
+        except StripUnavailable as error:
+            if required:
+                raise StdlibError(str(error)) from None
+            raise
+
+    def run(files: Mapping[str, str]) -> Mapping[str, str]:
+        node = shutil.which("node")
+        if node is None or not (index / "pyodide.mjs").is_file():
+            raise StripUnavailable(f"stripping needs node and Pyodide ({index}): not found")
+        from .pystrip import KEEP_DOCSTRINGS
+        request = json.dumps({"files": dict(sorted(files.items())), "keep_docstrings": list(KEEP_DOCSTRINGS)},
+                             sort_keys=True).encode("utf-8")
+        digest = hashlib.sha256(request)
+        for part in ((_HERE / "pystrip.py").read_bytes(), (_HERE / "pystrip.mjs").read_bytes(),
+                     (index / "package.json").read_bytes()):
+            digest.update(hashlib.sha256(part).digest())
+        cached = cache / f"{digest.hexdigest()}.json"
+        try:
+            result = json.loads(cached.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            result = None
+        if not isinstance(result, dict):
+            with tempfile.TemporaryDirectory(prefix="glood-pystrip-") as work:
+                asked, answer = Path(work) / "request.json", Path(work) / "result.json"
+                asked.write_bytes(request)
+                try:
+                    done = subprocess.run([node, str(_HERE / "pystrip.mjs"), str(index), str(asked), str(answer)],
+                                          capture_output=True, text=True, timeout=timeout)
+                except (OSError, subprocess.SubprocessError) as error:
+                    raise StripUnavailable(f"stripping in Pyodide failed: {error}") from None
+                if done.returncode != 0:
+                    raise StripUnavailable(f"stripping in Pyodide failed: {done.stderr.strip()[-2000:]}")
+                text = answer.read_text(encoding="utf-8")
+            result = json.loads(text)
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+                partial.write_text(text, encoding="utf-8")
+                partial.replace(cached)
+            except OSError:
+                pass
+        for name, reason in sorted(dict(result.get("failed") or {}).items()):
+            print(f"stdlib: {name} kept as it is ({reason})", file=sys.stderr)
+        stripped = result.get("files")
+        if not isinstance(stripped, dict):
+            raise StripUnavailable("stripping in Pyodide: no result")
+        return {str(k): str(v) for k, v in stripped.items()}
+
+    return strip
+
+
+def _stripped(archive: zipfile.ZipFile, paths: Sequence[str], stripper: Stripper) -> dict[str, bytes]:
+    """The stripped `.py` files of `paths` (UTF-8; others and undecodable ones are left out)."""
+    sources: dict[str, str] = {}
+    for path in paths:
+        if path.endswith(".py"):
+            try:
+                sources[path] = archive.read(path).decode("utf-8")
+            except (UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError):
+                continue
+    try:
+        stripped = stripper(sources)
+    except StripUnavailable as error:
+        print(f"stdlib: not stripped: {error}", file=sys.stderr)
+        return {}
+    return {name: text.encode("utf-8") for name, text in stripped.items() if name in sources}
+
+
+def trim_stdlib(source_zip: bytes, keep: Iterable[str] | None = None, *, deflate: bool = False,
+                strip: bool = False, stripper: Stripper | None = None) -> bytes:
     """`source_zip` (Pyodide's python_stdlib.zip) with only the modules `keep` names (default: `stdlib_keep.txt`)
     and their parent packages; a deterministic zip (sorted entries, fixed time and modes). Entries are stored
-    (the zip is meant to be served with Content-Encoding) unless `deflate`. StdlibError (a ValueError) when the
-    source is not a zip or lacks a kept module."""
+    (the zip is meant to be served with Content-Encoding) unless `deflate`. With `strip`, the `.py` files lose
+    their docstrings and comments through `stripper` (default `pyodide_stripper()`; see the module's doc).
+    StdlibError (a ValueError) when the source is not a zip or lacks a kept module."""
     names = load_keep() if keep is None else ([keep] if isinstance(keep, str) else list(keep))
     if not names:
         raise StdlibError("the keep list is empty")
     with _open(source_zip) as archive:
         paths = resolve_keep(archive, names)
+        replaced = _stripped(archive, paths, stripper or pyodide_stripper()) if strip else {}
         directories = sorted({str(p) + "/" for path in paths for p in PurePosixPath(path).parents
                               if str(p) != "."})
         out = io.BytesIO()
@@ -146,7 +247,7 @@ def trim_stdlib(source_zip: bytes, keep: Iterable[str] | None = None, *, deflate
                 info.external_attr = 0o100644 << 16
                 info.compress_type = method
                 try:
-                    data = archive.read(entry)
+                    data = replaced[entry] if entry in replaced else archive.read(entry)
                 except (zipfile.BadZipFile, OSError, EOFError) as error:
                     raise StdlibError(f"source_zip: {entry} cannot be read ({error})") from None
                 trimmed.writestr(info, data, compress_type=method, compresslevel=9 if deflate else None)
@@ -178,6 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     trim.add_argument("out", type=Path)
     trim.add_argument("--keep", type=Path, default=KEEP_FILE, help="the keep list (default: %(default)s)")
     trim.add_argument("--deflate", action="store_true", help="deflate each entry (default: stored)")
+    trim.add_argument("--keep-docstrings", action="store_true",
+                      help="leave docstrings and comments in (default: stripped, in Pyodide's Python)")
+    trim.add_argument("--require-strip", action="store_true",
+                      help="fail when stripping cannot run (no Node or Pyodide) instead of leaving it out")
     keep = commands.add_parser("keep", help="rewrite the keep list's traced section from a trace")
     keep.add_argument("source", type=Path, help="Pyodide's python_stdlib.zip")
     keep.add_argument("trace", type=Path, help="JSON list of imported modules (worker_flow.mjs --modules)")
@@ -186,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         source = args.source.read_bytes()
         if args.command == "trim":
-            data = trim_stdlib(source, load_keep(args.keep), deflate=args.deflate)
+            stripper = pyodide_stripper(required=args.require_strip)
+            data = trim_stdlib(source, load_keep(args.keep), deflate=args.deflate, strip=not args.keep_docstrings,
+                               stripper=stripper)
             args.out.write_bytes(data)
             print(f"{args.out}: {len(data):,} bytes ({len(source):,} before)")
         else:
