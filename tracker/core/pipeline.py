@@ -402,8 +402,7 @@ class Pipeline:
                     continue
                 bulk = (not budget.fits(body.size) or name in bursting
                         or (self.bulk is not None and beacons >= BEACONS_PER_RESERVE))
-                if bulk and not (not final and self.bulk is not None
-                                 and self.bulk_in_flight_bytes + body.size <= BULK_IN_FLIGHT_BYTES):
+                if bulk and (final or not self._bulk_room(body.size)):
                     report.deferred[name] = len(self.outboxes[name])
                     del streams[name]
                     continue
@@ -488,8 +487,7 @@ class Pipeline:
                 self._beacons.append((self.clock.monotonic_ms(), body.size))
             status = 202
         elif status == BEACON_REFUSED:
-            if (self.bulk is not None and self.consent == "granted"
-                    and self.bulk_in_flight_bytes + body.size <= BULK_IN_FLIGHT_BYTES):
+            if self.bulk is not None and self.consent == "granted" and self._bulk_room(body.size):
                 result = self.bulk.send(body.url, body.payload, dict(body.headers),
                                         destination=name, event_ids=body.event_ids)
                 if isinstance(result, Receipt):
@@ -513,6 +511,10 @@ class Pipeline:
             self.stats[f"dropped_{name}"] += len(body.event_ids)
             self._debug(f"{name}: answered {status}; {len(body.event_ids)} event(s) dropped")
         self._dirty = True  # stored on the next persist: one write for a burst of answers
+
+    def _bulk_room(self, size: int) -> bool:
+        """A bulk transport is there and a body of `size` bytes fits within BULK_IN_FLIGHT_BYTES."""
+        return self.bulk is not None and self.bulk_in_flight_bytes + size <= BULK_IN_FLIGHT_BYTES
 
     def _beacon_bytes(self, now: float) -> int:
         """Bytes of beacons accepted within BEACON_RESERVE_MS: still holding the browser's keepalive quota."""
