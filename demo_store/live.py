@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -10,7 +11,7 @@ import uvicorn
 
 from .serving import HEADER_TIMEOUT, server_config
 
-__all__ = ["LiveServer"]
+__all__ = ["LiveServer", "Gate"]
 
 
 class LiveServer:
@@ -34,3 +35,51 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+class Gate:
+    """An ASGI wrapper that holds back requests whose path starts with a held prefix until `release()` (tests and
+    the benchmark make "before the tracker is ready" certain by holding its runtime's files on the server).
+
+    `hold()` and `release()` are called from any thread; `waiting` counts the requests held right now (a test
+    waits for it instead of for time)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._prefixes: tuple[str, ...] = ()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._lock = threading.Lock()
+        self.held_total = 0
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return sum(1 for _, future in self._waiters if not future.done())
+
+    def hold(self, *prefixes: str) -> None:
+        with self._lock:
+            self._prefixes = tuple(sorted({*self._prefixes, *prefixes}))
+
+    def release(self) -> None:
+        with self._lock:
+            self._prefixes = ()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_open, future)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            future: asyncio.Future[None] | None = None
+            with self._lock:
+                if scope["path"].startswith(self._prefixes) and self._prefixes:
+                    future = asyncio.get_running_loop().create_future()
+                    self._waiters.append((asyncio.get_running_loop(), future))
+                    self.held_total += 1
+            if future is not None:
+                await future
+        await self.app(scope, receive, send)
+
+
+def _open(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
