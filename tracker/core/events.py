@@ -201,6 +201,8 @@ class Owner:
     user_id: str
     client_id: str
     session_id: str | None = None
+    #: The visit's token from init (Glood events carry it when the shop uses a public token).
+    token: str | None = None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def event_record(event: Event) -> dict[str, Any]:
     record = {"id": event.id, "name": event.name, "ts": event.timestamp_ms, "page": page,
               "data": event.data, "custom": event.custom_data}
     if event.owner is not None:
-        record["owner"] = [event.owner.user_id, event.owner.client_id, event.owner.session_id]
+        record["owner"] = [event.owner.user_id, event.owner.client_id, event.owner.session_id, event.owner.token]
     return record
 
 
@@ -57,9 +57,9 @@ def event_from_record(record: Any) -> Event:
         raise ValueError(str(exc)) from None
     owner = record.get("owner")
     kept = None
-    if isinstance(owner, list) and len(owner) == 3 and all(isinstance(o, str) for o in owner[:2]) \
-            and (owner[2] is None or isinstance(owner[2], str)):
-        kept = Owner(owner[0], owner[1], owner[2])
+    if isinstance(owner, list) and len(owner) in (3, 4) and all(isinstance(o, str) for o in owner[:2]) \
+            and all(o is None or isinstance(o, str) for o in owner[2:]):
+        kept = Owner(*owner)
     return Event(id=ident, name=name, timestamp_ms=ts, page=context, data=data, custom_data=custom, owner=kept)
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .batching import Body, Budget
 from .clock import Clock, SystemClock
 from .config import Config
-from .destination import DEFAULT_DESTINATIONS, Destination, VisitRule
+from .destination import DEFAULT_DESTINATIONS, Destination, Stamped, VisitRule
 from .events import Event, Owner, PageContext, TrackError, check_json_object, event_type, iso_timestamp
 from .ids import IdFactory, uuid4_ids
 from .journal import Entry, Journal
@@ -116,6 +117,9 @@ class Pipeline:
         #: then it waits for the next flush. Its requests' bytes in flight are counted apart.
         self.bulk: Transport | None = None
         self.bulk_in_flight_bytes = 0
+        #: "<destination> <event id>" in flight by the bulk transport: a page left meanwhile beacons them again
+        #: without knowing whether they arrived (the one double send the handover rule allows, counted).
+        self.bulk_ids: set[str] = set()
         self._beacons: deque[tuple[float, int]] = deque()  # (when accepted, bytes): see BEACON_RESERVE_MS
         #: Queued events the last `persist` left out of storage (over persist_max_bytes): still sent while
         #: the page lives, lost if it goes first.
@@ -124,6 +128,11 @@ class Pipeline:
         self.muted: str | None = None
         #: Set by the browser layer when the init endpoint keeps failing: Genlook stops waiting for a visit id.
         self.session_unavailable = False
+        #: "<destination> <event id>" of events known to have left another way (a gone page's beacons, named in
+        #: the record it left): never queued again (docs/design.md §6, the handover rule).
+        self.already_sent: set[str] = set()
+        #: "<destination> <event id>" of events settled since the worker's last hold: the sensor forgets them.
+        self.acked: list[str] = []
         self._dirty = False
         if self.consent == "denied":
             self._forget_stored()
@@ -223,8 +232,13 @@ class Pipeline:
         return edited
 
     def enqueue(self, event: Event) -> None:
-        for outbox in self.outboxes.values():
-            outbox.add(event)
+        skipped = {name for name in self.outboxes if f"{name} {event.id}" in self.already_sent}
+        self.stats["skipped_sent"] += len(skipped)
+        if len(skipped) == len(self.outboxes):
+            return
+        for name, outbox in self.outboxes.items():
+            if name not in skipped:
+                outbox.add(event)
         self.stats["tracked"] += 1
         self._dirty = True
         if self.session.active:  # an idle-expired visit is over: wait for a new one, do not revive it
@@ -276,7 +290,10 @@ class Pipeline:
             self.stats["dropped_corrupt"] += corrupt
         adopted = 0
         for entry in sorted(entries, key=lambda e: e.event.timestamp_ms):
-            added = [self.outboxes[d].add(entry.event) for d in entry.destinations if d in self.outboxes]
+            sent = [d for d in entry.destinations if f"{d} {entry.event.id}" in self.already_sent]
+            self.stats["skipped_sent"] += len(sent)
+            added = [self.outboxes[d].add(entry.event) for d in entry.destinations
+                     if d in self.outboxes and d not in sent]
             adopted += any(added)
         if adopted:
             self.stats["restored"] += adopted
@@ -412,6 +429,7 @@ class Pipeline:
                 if isinstance(result, Receipt):
                     if bulk:
                         self.bulk_in_flight_bytes += body.size
+                        self.bulk_ids.update(f"{name} {i}" for i in body.event_ids)
                     else:
                         beacons += 1
                         budget.spend(body.size)
@@ -467,6 +485,7 @@ class Pipeline:
         if outbox is None:
             return
         known = [i for i in event_ids if i in outbox]
+        self.acked.extend(f"{name} {i}" for i in event_ids)
         if known:
             outbox.remove(known)
             self.stats[f"sent_{name}"] += len(known)
@@ -480,6 +499,7 @@ class Pipeline:
         outbox = self.outboxes[name]
         if bulk:
             self.bulk_in_flight_bytes = max(0, self.bulk_in_flight_bytes - body.size)
+            self.bulk_ids.difference_update(f"{name} {i}" for i in body.event_ids)
         else:
             self.in_flight_bytes = max(0, self.in_flight_bytes - body.size)
         if status == BEACON_ACCEPTED:
@@ -492,11 +512,14 @@ class Pipeline:
                                         destination=name, event_ids=body.event_ids)
                 if isinstance(result, Receipt):
                     self.bulk_in_flight_bytes += body.size
+                    self.bulk_ids.update(f"{name} {i}" for i in body.event_ids)
                     self.stats[f"rerouted_{name}"] += 1
                     result.subscribe(functools.partial(self._settle, name, body, True))
                     return
             status = None
         outcome = outcome_for_status(status)
+        if outcome != "retry":
+            self.acked.extend(f"{name} {i}" for i in body.event_ids)
         if outcome == "ok":
             outbox.remove(body.event_ids)
             self.retry[name].succeeded()
@@ -511,6 +534,33 @@ class Pipeline:
             self.stats[f"dropped_{name}"] += len(body.event_ids)
             self._debug(f"{name}: answered {status}; {len(body.event_ids)} event(s) dropped")
         self._dirty = True  # stored on the next persist: one write for a burst of answers
+
+    def take_acked(self) -> list[str]:
+        """"<destination> <event id>" of the events settled since the last call (see `acked`)."""
+        acked, self.acked = self.acked, []
+        return acked
+
+    def hand_over(self, sent: Iterable[str]) -> None:
+        """Events a gone page's record names as sent ("<destination> <event id>"): dropped from the queues
+        and never queued again."""
+        for item in sent:
+            name, _, event_id = item.partition(" ")
+            if name in self.outboxes and event_id:
+                self.already_sent.add(item)
+                if event_id in self.outboxes[name]:
+                    self.outboxes[name].remove([event_id])
+                    self.stats["skipped_sent"] += 1
+                    self._dirty = True
+
+    def taken(self, until_ms: float) -> int:
+        """Another page took this page's record (it was restored from the back/forward cache after the page
+        that adopted it): every event made until `until_ms` went with it. Dropped here, counted."""
+        ids = {e.id for o in self.outboxes.values() for e in o if e.timestamp_ms <= until_ms}
+        for outbox in self.outboxes.values():
+            outbox.remove(ids)
+        self.stats["claimed_elsewhere"] += len(ids)
+        self._dirty = True
+        return len(ids)
 
     def _bulk_room(self, size: int) -> bool:
         """A bulk transport is there and a body of `size` bytes fits within BULK_IN_FLIGHT_BYTES."""
@@ -532,8 +582,15 @@ class Pipeline:
         if events is None:
             events = self.outboxes[destination.name].pending()
         current = self.session.visit_id if visit else None
-        stamped = [(e, self._session_of(e, current), self._identity_of(e)) for e in events[:EVENTS_PER_FLUSH]]
-        return destination.bodies(stamped, self.config, self.session.token)
+        token = self.session.token if visit else None
+        # Runs of events under one visit token (events made before a reset keep theirs), each its own bodies.
+        runs: list[tuple[str | None, list[Stamped]]] = []
+        for event in events[:EVENTS_PER_FLUSH]:
+            own = token if event.owner is None or event.owner.session_id is None else event.owner.token
+            if not runs or runs[-1][0] != own:
+                runs.append((own, []))
+            runs[-1][1].append((event, self._session_of(event, current), self._identity_of(event)))
+        return itertools.chain.from_iterable(destination.bodies(stamped, self.config, own) for own, stamped in runs)
 
     def _identity_of(self, event: Event) -> Identity:
         owner = event.owner
@@ -543,13 +600,19 @@ class Pipeline:
     def _session_of(event: Event, current: str | None) -> str | None:
         return current if event.owner is None or event.owner.session_id is None else event.owner.session_id
 
-    def reset_identity(self) -> None:
-        """A visitor logged out (`reset()`): new anonymous ids and a new visit from now on; what is queued
-        keeps the ids and visit it was made under."""
-        old = Owner(self.identity.user_id, self.identity.client_id,
-                    self.session.visit_id if self.session.active else None)
+    def reset_identity(self, at_ms: float | None = None) -> None:
+        """A visitor logged out (`reset()`, at `at_ms` when it is replayed from a page that is gone): new
+        anonymous ids and a new visit from now on; what is queued and was made before keeps the ids, visit and
+        visit token it was made under."""
+        active = self.session.active
+        old = Owner(self.identity.user_id, self.identity.client_id, self.session.visit_id if active else None,
+                    self.session.token if active else None)
+
+        def before(event: Event) -> bool:
+            return at_ms is None or event.timestamp_ms <= at_ms
+
         for outbox in self.outboxes.values():
-            outbox.restamp(lambda e: e if e.owner is not None else replace(e, owner=old))
+            outbox.restamp(lambda e: e if e.owner is not None or not before(e) else replace(e, owner=old))
         self.identity = Identity(self.new_id(), self.new_id())
         self.identity.save(self.storage)
         self.session.expire()

@@ -8,8 +8,9 @@ docs/design.md §6.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -169,6 +170,14 @@ class WorkerTracker:
         for problem in self.judge.problems:
             self.error(problem)
         self.upto = 0
+        #: Facts up to this sequence number went to another page with this page's record (restored from the
+        #: back/forward cache after that page adopted it): judged for their state only, nothing tracked.
+        quiet = boot.get("quiet")
+        self.quiet: int = quiet if isinstance(quiet, int) else 0
+        self._muted_track = False
+        #: When the visitor's identity (identify/reset) and consent last changed, by call time: a call replayed
+        #: from a gone page's record that is older than the change is not applied again.
+        self._changed_at = {"identity": float("-inf"), "consent": float("-inf")}
         self.stopped = False
         self._hold_timer: Cancel | None = None
         self._last_hold = float("-inf")
@@ -206,7 +215,8 @@ class WorkerTracker:
             session = self.pipeline.session
             self.attribution = Attribution.update(self.pipeline.storage, self.page_boot.url, self.page_boot.referrer,
                                                   session.visit_id if session.active else None)
-        self._track_all(self.judge.start())
+        with self._quietly(self.quiet > 0):
+            self._track_all(self.judge.start())
         self._arm_flush_timer()
         self._ensure_session()
         self._spawn(self._adopt())
@@ -225,7 +235,9 @@ class WorkerTracker:
             elif kind == "ans":
                 self._answers(message.get("a"))
             elif kind == "hide":
-                self._hidden(message.get("sent"))
+                self._hidden(message.get("sent"), message.get("dup"))
+            elif kind == "taken":
+                self._taken(message.get("upto"), message.get("at"))
             elif kind == "ask":
                 self._ask(message.get("n"), message.get("m"))
             elif kind == "re":
@@ -248,35 +260,58 @@ class WorkerTracker:
             seq = fact.get("s")
             if isinstance(seq, int) and seq > self.upto:
                 self.upto = seq
-            if fact.get("k") == "call":
-                ts = fact.get("t")
-                if isinstance(ts, (int, float)) and not isinstance(ts, bool):
-                    self._track_all(self.judge.due(float(ts)))  # views that fell due before the call come first
-                self._call(fact)
-                continue
-            try:
-                emits = self.judge.apply(fact)
-            except FactError as exc:
-                self.error(f"fact ignored: {exc}")
-                continue
-            self._track_all(emits)
+            with self._quietly(isinstance(seq, int) and seq <= self.quiet):
+                if fact.get("k") == "call":
+                    ts = fact.get("t")
+                    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+                        self._track_all(self.judge.due(float(ts)))  # views that fell due before the call come first
+                    self._call(fact)
+                    continue
+                try:
+                    emits = self.judge.apply(fact)
+                except FactError as exc:
+                    self.error(f"fact ignored: {exc}")
+                    continue
+                self._track_all(emits)
             if fact.get("k") in ("add", "chg") and emits:
                 self.flush("cart")
         self._arm_view_timer()
 
-    def _call(self, fact: Mapping[str, Any]) -> None:
+    @contextlib.contextmanager
+    def _quietly(self, quiet: bool) -> Iterator[None]:
+        """Judge without tracking: what is judged here was tracked by another page already."""
+        before, self._muted_track = self._muted_track, self._muted_track or quiet
+        try:
+            yield
+        finally:
+            self._muted_track = before
+
+    def _call(self, fact: Mapping[str, Any], page: Any = None) -> None:
+        """An API call fact of this page, or (`page` given) one replayed from a gone page's record: applied in
+        the order made, except an identity or consent change older than the latest this tracker applied."""
         method = fact.get("m")
-        args = self._call_args(fact)
+        args = self._call_args(fact, report=page is None)
         if args is None:
             return
+        raw_t = fact.get("t")
+        at = float(raw_t) if isinstance(raw_t, (int, float)) and not isinstance(raw_t, bool) else None
+        group = {"consent": "consent", "identify": "identity", "reset": "identity"}.get(str(method))
+        stale = False
+        if group is not None and at is not None:
+            stale = at < self._changed_at[group]
+            if not stale:
+                self._changed_at[group] = at
         if method == "track":
-            self._track_call(fact, args)
+            self._track_call(fact, args, page)
         elif method == "consent":
-            self.set_consent(bool(args[0]) if args else False)
+            if not stale:
+                self.set_consent(bool(args[0]) if args else False)
         elif method == "identify":
-            self.identify(args[0] if args else None, args[1] if len(args) > 1 else None, fact.get("t"))
+            self.identify(args[0] if args else None, args[1] if len(args) > 1 else None, raw_t, page=page,
+                          apply=not stale)
         elif method == "reset":
-            self.reset()
+            if not stale:
+                self.reset(at if page is not None else None)
         elif method == "refused":  # the worker's script refused the call before Python saw it
             self.pipeline.stats["rejected"] += 1
             self.error(f"{str(args[0])[:40] if args else 'a call'}() rejected: "
@@ -303,6 +338,8 @@ class WorkerTracker:
     def track(self, name: Any, data: Any = None, custom: Any = None, *, timestamp_ms: Any = None,
               event_id: Any = None, page: Any = None) -> str | None:
         """Track an event by Glood name; bad input is reported on the console and returns None."""
+        if self._muted_track:
+            return None
         page = page or self.judge.page
         customer = self.customer_id
         if customer and not page.customer_id:
@@ -346,9 +383,11 @@ class WorkerTracker:
 
     # -- identity ------------------------------------------------------------------------
 
-    def identify(self, customer_id: Any, traits: Any = None, timestamp_ms: Any = None) -> None:
-        """A logged-in customer: their id goes with later events and the next init; `glood:customer_preference`
-        carries it with the traits."""
+    def identify(self, customer_id: Any, traits: Any = None, timestamp_ms: Any = None, *, page: Any = None,
+                 apply: bool = True) -> None:
+        """A logged-in customer: their id goes with later events and the next init (kept in memory while consent
+        is pending, stored once granted); `glood:customer_preference` carries it with the traits. `apply`
+        False: only the event (a replayed call older than the visitor's latest identity change)."""
         if isinstance(customer_id, (int, float)) and not isinstance(customer_id, bool):
             customer_id = str(int(customer_id))
         if not isinstance(customer_id, str) or not customer_id or (traits is not None and not isinstance(traits, dict)):
@@ -356,15 +395,16 @@ class WorkerTracker:
             self.error("identify(customer_id, traits) rejected: customer_id must be a non-empty string and "
                        "traits an object")
             return
-        if self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": customer_id})):  # not without consent
+        if apply and self.pipeline.consent != "denied":
             self.customer_id = customer_id
+            self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": customer_id}))  # not without consent
         self.track("glood:customer_preference", {"customer_id": customer_id, "traits": traits or {}},
-                   timestamp_ms=timestamp_ms)
+                   timestamp_ms=timestamp_ms, page=page)
 
-    def reset(self) -> None:
-        """Logout: new anonymous ids, a new visit, no customer; what is queued goes under the ids it was made
-        under."""
-        self.pipeline.reset_identity()
+    def reset(self, at_ms: float | None = None) -> None:
+        """Logout: new anonymous ids, a new visit, no customer; what is queued and was made before (before
+        `at_ms`, for a reset replayed from a gone page) goes under the ids, visit and token it was made under."""
+        self.pipeline.reset_identity(at_ms)
         self.pipeline.storage.remove(CUSTOMER_KEY)
         self.customer_id = None
         self.pipeline.storage.remove(ATTRIBUTION_KEY)
@@ -383,6 +423,8 @@ class WorkerTracker:
             self.customer_id = None
             self.pipeline.storage.remove(ATTRIBUTION_KEY)
         if granted:
+            if self.customer_id:  # identify() while consent was pending: kept in memory until now
+                self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": self.customer_id}))
             self._ensure_session()
             self.flush("consent")
 
@@ -416,11 +458,24 @@ class WorkerTracker:
             delay = parse_retry_after(retry_after if isinstance(retry_after, str) else None, now)
             self.transport.answer(request, status, delay)
 
-    def _hidden(self, sent: Any) -> None:
-        """The sensor sent bodies of ours with `sendBeacon` as the page was hidden: those events are out."""
+    def _hidden(self, sent: Any, unanswered: Any) -> None:
+        """The sensor sent bodies of ours with `sendBeacon` as the page was hidden: those events are out.
+        `unanswered` of them were in flight by the worker's own fetch, answer unseen: perhaps sent twice."""
         for item in sent if isinstance(sent, list) else []:
             if isinstance(item, list) and len(item) == 2 and isinstance(item[1], list):
                 self.pipeline.delivered(str(item[0]), [i for i in item[1] if isinstance(i, str)])
+        if isinstance(unanswered, int) and unanswered > 0:
+            self.pipeline.stats["resent_unanswered"] += unanswered
+
+    def _taken(self, upto: Any, at: Any) -> None:
+        """This page was restored from the back/forward cache after another page took the record it left: the
+        events made until it left (`at`) and the facts up to `upto` went with it (docs/design.md §6)."""
+        if not (isinstance(upto, int) and isinstance(at, (int, float))) or isinstance(at, bool):
+            self.error("malformed taken message")
+            return
+        self.quiet = max(self.quiet, upto)
+        dropped = self.pipeline.taken(float(at))
+        self.debug(f"this page's record was taken by another page: {dropped} queued event(s) went with it")
 
     def _kick(self) -> None:
         """A bulk request was answered: send what waits next, once for the answers of one turn."""
@@ -454,14 +509,17 @@ class WorkerTracker:
         self._last_hold = self.seams.clock.monotonic_ms()
         self.pipeline.persist_if_dirty()
         standby = self.pipeline.standby()
+        bulk = self.pipeline.bulk_ids
         bodies = [{"d": b.destination, "u": b.url, "x": b.payload.decode("utf-8"),
-                   "h": dict(b.headers) if b.headers else None, "i": list(b.event_ids)} for b in standby]
+                   "h": dict(b.headers) if b.headers else None, "i": list(b.event_ids),
+                   "f": any(f"{b.destination} {i}" in bulk for i in b.event_ids)} for b in standby]
         # `all`: these bodies carry every stored event (beacons, whose delivery needs no answer), so once they
         # are sent the stored backlog can go.
         carried = sum(len(b.event_ids) for b in standby if not b.headers)
         queued = sum(len(o) for o in self.pipeline.outboxes.values())
         self.seams.post({"t": "hold", "upto": self.upto, "b": bodies, "w": self.storage.take_writes(),
-                         "st": self.judge.snapshot(), "c": self.pipeline.consent, "all": carried == queued})
+                         "st": self.judge.snapshot(), "c": self.pipeline.consent, "all": carried == queued,
+                         "ack": self.pipeline.take_acked()})
 
     # -- questions from the page -----------------------------------------------------------
 
@@ -557,11 +615,12 @@ class WorkerTracker:
             if locks is None:
                 await self._claim(None)
                 return
-            names = await locks.held()
-            alive = {n[len(TAB_LOCK_PREFIX):] for n in names if n.startswith(TAB_LOCK_PREFIX)}
-            alive.add(self.page_id)
-
             async def claim() -> None:
+                # Which pages live is asked under the lock: a page restored from the back/forward cache takes its
+                # own lock back under it too, so it either finds its record or knows it was taken.
+                names = await locks.held()
+                alive = {n[len(TAB_LOCK_PREFIX):] for n in names if n.startswith(TAB_LOCK_PREFIX)}
+                alive.add(self.page_id)
                 await self._claim(alive)
 
             await locks.exclusive(ADOPT_LOCK, claim)
@@ -578,8 +637,16 @@ class WorkerTracker:
         if isinstance(snapshot, dict):
             self.storage.replace(snapshot)
             self.customer_id = stored_customer(self.storage)  # another tab may have identified or reset
-        restored = self.pipeline.adopt(alive, self.previous)
+        # The handover rule (docs/design.md §6): what a gone page's record names as sent is never sent again,
+        # neither from its stored backlog nor from its facts judged here.
         records, corrupt = self.pipeline.journal.claim_facts(alive, self.previous)
+        for record in records:
+            sent = record.get("sent")
+            self.pipeline.hand_over(i for i in sent if isinstance(i, str)) if isinstance(sent, list) else None
+            dup = record.get("dup")
+            if isinstance(dup, int) and dup > 0:
+                self.pipeline.stats["resent_unanswered"] += dup
+        restored = self.pipeline.adopt(alive, self.previous)
         if corrupt:
             self.pipeline.stats["dropped_corrupt"] += corrupt
         judged = sum(self._judge_record(record) for record in records)
@@ -604,19 +671,22 @@ class WorkerTracker:
         judge = PageJudge.restore(boot, record.get("st"), ratio=self.config.view_ratio,
                                   duration_ms=self.config.view_duration_ms)
         before = self.pipeline.stats["tracked"]
-        self._track_all(judge.start(), judge.page)
+        raw_quiet = record.get("quiet")
+        quiet = raw_quiet if isinstance(raw_quiet, int) else 0
+        with self._quietly(quiet > 0):
+            self._track_all(judge.start(), judge.page)
         for fact in record["f"]:
             if not isinstance(fact, dict):
                 continue
-            if fact.get("k") == "call":
-                args = self._call_args(fact, report=False)
-                if args and fact.get("m") == "track":
-                    self._track_call(fact, args, judge.page)
-                continue
-            try:
-                self._track_all(judge.apply(fact), judge.page)
-            except FactError:
-                self.pipeline.stats["dropped_corrupt"] += 1
+            seq = fact.get("s")
+            with self._quietly(isinstance(seq, int) and seq <= quiet):
+                if fact.get("k") == "call":  # every call, in the order made (identify, reset, consent too)
+                    self._call(fact, judge.page)
+                    continue
+                try:
+                    self._track_all(judge.apply(fact), judge.page)
+                except FactError:
+                    self.pipeline.stats["dropped_corrupt"] += 1
         self._track_all(judge.due(float(record["seen"])), judge.page)
         dropped = record.get("x")
         if isinstance(dropped, int) and dropped > 0:
