@@ -20,22 +20,33 @@ export default (k) => {
   // follow in the next tasks (a body sent meanwhile, by pagehide, is skipped as sent).
   const PER_TASK = 6;
   const answer = (bodies) => {
+    // Once the page is gone (pagehide) nothing more is sent: the record it left is the next page's to send, and
+    // a restore from the back/forward cache says whether it was taken (k.resume).
+    if (k.gone) { k.paused.push(...bodies); return }
     const a = [];
+    let sent = false;
     if (bodies.length > PER_TASK) setTimeout(() => !k.stopped && answer(bodies.slice(PER_TASK)), 0);
     for (const b of bodies.slice(0, PER_TASK)) {
-      if (b.i.some((i) => k.sent.has(b.d + i))) { a.push([b.n, -1, null]); continue }
-      if (b.h) {
-        fetch(b.u, { method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors" })
-          .then((r) => k.toWorker({ t: "ans", a: [[b.n, r.status, r.headers.get("Retry-After")]] }),
-            () => k.toWorker({ t: "ans", a: [[b.n, null, null]] }));
-        continue;
-      }
+      if (k.isSent(b)) { a.push([b.n, -1, null]); continue }
+      // A keepalive fetch is answered later; one that fails leaves the ledger, so the worker's retry can go.
+      const answered = b.h && ((status, retryAfter) => {
+        if (!(status >= 200 && status < 300)) k.mark(b, 0);
+        k.toWorker({ t: "ans", a: [[b.n, status, retryAfter]] });
+      });
       let ok = false;
-      try { ok = k.send(b) } catch (e) { err("sendBeacon to " + b.u + " failed: " + e) }
-      if (ok) b.i.forEach((i) => k.sent.add(b.d + i));
-      a.push([b.n, ok ? 0 : -2, null]); // -2: refused (the keepalive quota is full); the worker fetches it
+      try { ok = k.send(b, answered) } catch (e) { err("sending to " + b.u + " failed: " + e) }
+      if (ok) { k.mark(b, 1); sent = true }
+      if (!b.h || !ok) a.push([b.n, ok ? 0 : b.h ? null : -2, null]); // -2: refused (the keepalive quota is full); the worker fetches it
     }
     if (a.length) k.toWorker({ t: "ans", a });
+    if (sent && k.left) k.keep(); // hidden with a record kept: its ledger follows what was sent since
+  };
+  k.resume = (taken) => {
+    const held = k.paused.splice(0);
+    if (!held.length) return;
+    // Taken: the events went with the record (the worker drops them on "taken", posted first); else send them now.
+    if (taken) k.toWorker({ t: "ans", a: held.map((b) => [b.n, -1, null]) });
+    else answer(held);
   };
   const on = (m) => {
     switch (m.t) {
@@ -44,11 +55,9 @@ export default (k) => {
         k.hold = m;
         write(m.w);
         k.facts = k.facts.filter((x) => x.s > m.upto);
-        // What was sent and is no longer held is known delivered to the worker: forget it (a long session's
-        // set grew without end, bench routes).
-        const held = new Set();
-        for (const b of m.b) for (const i of b.i) held.add(b.d + i);
-        for (const x of k.sent) if (!held.has(x)) k.sent.delete(x);
+        // What the worker has settled is out of its queue and its stored backlog (this hold's writes), and its facts
+        // are judged: it can no longer be sent again, so the ledger forgets it (a long session's set stays small).
+        for (const x of m.ack || []) k.sent.delete(x);
         return;
       }
       case "ready":
@@ -132,7 +141,7 @@ export default (k) => {
     sale, webdriver: navigator.webdriver === true, ua: navigator.userAgent,
   };
   worker.postMessage({
-    t: "boot", rt: k.rt, page: k.boot(), cfg: k.text("glood-tracker-config"), ov, prev: k.prev || null, store: snap(),
+    t: "boot", rt: k.rt, page: k.start, quiet: k.quiet, cfg: k.text("glood-tracker-config"), ov, prev: k.prev || null, store: snap(),
     dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig,
   });
   k.worker = worker;

@@ -10,7 +10,16 @@
   const ls = f => { try { return f(localStorage) } catch (e) {} };
   const text = id => { const el = D.getElementById(id); return el ? el.textContent : null };
   // k: the state relay.js shares (facts not yet judged, the worker's last hold, what was sent, questions waiting).
-  const k = {rt, page: uid(), pv: uid(), seq: 0, facts: [], posted: 0, sent: new Set(), early: [], waits: {}, asks: 0, rejected: 0, text};
+  // sent: "<destination> <event id>" of every body handed to the browser (beacon or keepalive fetch) that the worker
+  // has not acknowledged yet: the ledger of the handover rule (docs/design.md §6). left: the last fact in the
+  // record this page left (0: none); quiet: facts up to it went to another page with that record.
+  const k = {rt, page: uid(), pv: uid(), seq: 0, facts: [], posted: 0, sent: new Set(), early: [], waits: {}, asks: 0, rejected: 0, text,
+    left: 0, leftAt: 0, quiet: 0, dup: 0, gone: 0, paused: []};
+  // The page's start-up facts, captured now (the time origin, visibility and page context at its start), never
+  // when it is left: the next page judges the page from them if this page's worker never did.
+  k.start = {page: k.page, pv: k.pv, t0: P.timeOrigin + ((P.getEntriesByType("navigation")[0] || {}).activationStart || 0),
+    url: location.href, ref: D.referrer, title: D.title, vw: innerWidth, vh: innerHeight, ua: N.userAgent,
+    vis: D.visibilityState == "visible", pd: text("glood-page")};
   try { k.prev = sessionStorage.getItem(G + "tab"); sessionStorage.setItem(G + "tab", k.page) } catch (e) {}
   k.toWorker = m => k.worker ? k.worker.postMessage(m) : k.early.push(m);
   k.sendFacts = () => {
@@ -73,45 +82,79 @@
   const allowed = () => k.hold ? k.hold.c == "granted" : !(N.globalPrivacyControl && rt.gpc)
     && (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : ((W.gloodTrackerConfig || {}).require_consent ?? rt.rc) ? "pending" : "granted")) == "granted";
 
-  // Leaving (hidden or pagehide): send the bodies the worker left ready, keep unjudged facts for the next page.
-  k.send = b => b.h ? (fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"}).catch(e => 0), 0)
-    : N.sendBeacon(b.u, new Blob([b.x], {type: "application/json"}));
-  k.boot = () => ({page: k.page, pv: k.pv, t0: k.t0 || P.timeOrigin + ((P.getEntriesByType("navigation")[0] || {}).activationStart || 0),
-    url: location.href, ref: D.referrer, title: D.title, vw: innerWidth, vh: innerHeight, ua: N.userAgent,
-    vis: D.visibilityState == "visible", pd: text("glood-page")});
+  // Sending: a beacon, or with headers a keepalive fetch (it outlives the page like a beacon); true when the browser
+  // took it. What it took is in the ledger (k.sent) until the worker acknowledges it (a hold's `ack`).
+  const sentKey = (b, i) => b.d + " " + i;
+  k.isSent = b => b.i.some(i => k.sent.has(sentKey(b, i)));
+  k.mark = (b, on) => b.i.forEach(i => on ? k.sent.add(sentKey(b, i)) : k.sent.delete(sentKey(b, i)));
+  k.send = (b, answered) => {
+    if (!b.h) return N.sendBeacon(b.u, new Blob([b.x], {type: "application/json"}));
+    fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"})
+      .then(r => answered && answered(r.status, r.headers.get("Retry-After")), e => answered && answered(null, null));
+    return true;
+  };
+
+  // Leaving (hidden or pagehide). The handover rule (docs/design.md §6): every event goes out at most once while
+  // pages live and at least once overall. The sensor sends the bodies of the worker's last hold not already in the
+  // ledger, then keeps one record for whichever page comes next: the start-up facts, the judge's state, the facts
+  // not judged yet, and the ledger (the ids this page sent that the stored backlog or those facts may still hold).
+  const RECORD = G + "facts:" + k.page;
+  k.keep = () => ls(s => {
+    const h = k.hold;
+    // The stored backlog is what the hold's bodies carried: gone with them when every one went.
+    k.all && s.removeItem(G + "outbox:" + k.page);
+    if (h && !k.facts.length && k.all) return s.removeItem(RECORD); // nothing left to hand over
+    const r = {v: 1, seen: Date.now(), boot: k.start, st: h && h.st, f: k.facts, x: 0, sent: [...k.sent], dup: k.dup, quiet: k.quiet};
+    while (JSON.stringify(r).length > 65536 && r.f.length) { r.f = r.f.slice(0, -1); r.x = k.facts.length - r.f.length }
+    s.setItem(RECORD, JSON.stringify(r));
+    k.left = k.seq; k.leftAt = r.seen; // written: facts up to k.left and the backlog now belong to the record
+  });
   const leave = () => {
     if (D.prerendering || k.stopped) return;
     scan(D);
     if (!allowed()) return;
     const out = [];
-    let all = k.hold && k.hold.all;
+    k.all = k.hold && k.hold.all;
     for (const b of k.hold ? k.hold.b : []) {
-      if (b.i.some(i => k.sent.has(b.d + i))) continue;
-      try { if (!k.send(b)) { all = 0; continue } } catch (e) { all = 0; continue }
-      out.push([b.d, b.i]); b.i.forEach(i => k.sent.add(b.d + i));
+      if (k.isSent(b)) continue;
+      try { if (!k.send(b)) { k.all = 0; continue } } catch (e) { k.all = 0; continue }
+      out.push([b.d, b.i]); k.mark(b, 1);
+      if (b.f) k.dup += b.i.length; // in flight by the worker's own fetch, its answer unseen: perhaps twice
     }
-    ls(s => {
-      // The stored backlog is what these bodies carried: gone with them when every one went.
-      all && s.removeItem(G + "outbox:" + k.page);
-      if (!k.facts.length && k.hold) return; // with no hold yet, the page itself (page_viewed, ...) is unjudged
-      const r = {v: 1, seen: Date.now(), boot: k.boot(), st: k.hold && k.hold.st, f: k.facts, x: 0};
-      while (JSON.stringify(r).length > 65536 && r.f.length) { r.f = r.f.slice(0, -1); r.x = k.facts.length - r.f.length }
-      s.setItem(G + "facts:" + k.page, JSON.stringify(r));
-    });
-    k.toWorker({t: "hide", sent: out});
+    k.keep();
+    k.toWorker({t: "hide", sent: out, dup: k.dup});
   };
-  const back = () => ls(s => s.removeItem(G + "facts:" + k.page));
-  const lock = () => N.locks && N.locks.request(G + "tab:" + k.page, () => new Promise(r => k.release = r)).catch(() => {});
+  // Visible again (never left): the record goes, the worker judges everything live.
+  const back = () => { ls(s => s.removeItem(RECORD)); k.left = k.dup = 0 };
+  // Restored from the back/forward cache: the record this page left is still there (taken back) or another page
+  // took it, and with it the facts up to k.left and every event made until then: the worker drops those.
+  const restored = () => {
+    let taken = false;
+    ls(s => { taken = k.left > 0 && s.getItem(RECORD) == null; s.removeItem(RECORD) });
+    if (taken) { k.quiet = k.left; k.toWorker({t: "taken", upto: k.left, at: k.leftAt}) }
+    k.left = k.dup = k.gone = 0;
+    k.resume && k.resume(taken);
+  };
+  const lock = granted => N.locks ? N.locks.request(G + "tab:" + k.page, () => { granted && granted(); return new Promise(r => k.release = r) }).catch(() => {})
+    : granted && granted();
   const idle = () => (W.requestIdleCallback || setTimeout)(() => D.prerendering || k.started++ || import(rt.relay).then(m => m.default(k)), {timeout: 2000});
   k.started = 0;
   k.on = [[D, "click", click], [D, "auxclick", click], [D, "submit", submit],
-    [D, "visibilitychange", () => { const v = D.visibilityState == "visible"; fact("vis", {v}); v ? back() : leave() }],
-    [W, "pagehide", () => { leave(); k.release && k.release(); k.release = 0 }],
-    [W, "pageshow", e => { if (e.persisted) { k.pv = uid(); lock(); fact("show", {pv: k.pv}); back() } }]];
+    [D, "visibilitychange", () => { const v = D.visibilityState == "visible"; fact("vis", {v}); v ? k.gone || back() : leave() }],
+    // Gone: from now on nothing is sent (relay.js holds the worker's requests) until a restore says whether the
+    // record was taken; the tab lock is released, so another page may take the record.
+    [W, "pagehide", () => { leave(); k.gone = 1; k.release && k.release(); k.release = 0 }],
+    [W, "pageshow", e => {
+      if (!e.persisted) return;
+      k.pv = uid(); fact("show", {pv: k.pv});
+      // The tab lock is taken back under the adoption lock, so an adopting worker either took the record or sees
+      // this page alive.
+      N.locks ? N.locks.request(G + "adopt", () => new Promise(done => lock(() => { restored(); done() }))).catch(restored) : restored();
+    }]];
   k.obs = [io, mo];
 
   // The public API: calls are facts like any other (ids made here, at once); questions wait for the worker.
-  const api = W.gloodTracker = W.gloodTracker || {}, stub = api.q || [];
+  const api = W.gloodTracker = W.gloodTracker || {}, stub = api.q;
   const ask = m => k.stopped ? Promise.resolve(m == "flush" || m == "pending" ? 0 : null)
     : new Promise(r => { k.waits[++k.asks] = r; k.sendFacts(); k.toWorker({t: "ask", n: k.asks, m}) });
   // Data as JSON text, or the reason it is not JSON (cycles, functions, BigInt, throwing getters). Text, so
@@ -142,12 +185,15 @@
   api.version = rt.version;
   k.api = api;
   delete api.q;
-  stub.forEach(c => track(c[0] - 0 || 0, c[1], c[2], c[3]));
+  // An older stub's queue: each well-formed entry replayed with its time, each bad one refused on its own.
+  const refuse = why => { k.rejected++; console.error("[glood-tracker] gloodTracker.q: " + why) };
+  stub == null || (Array.isArray(stub) ? stub : refuse("not an array, ignored") || []).forEach((c, n) =>
+    Array.isArray(c) ? track(Number(c[0]) || 0, c[1], c[2], c[3]) : refuse("entry " + n + " is not [time, name, data, customData], refused"));
 
   k.on.forEach(([o, e, f]) => o.addEventListener(e, f, true));
   lock();
-  const watch = () => { k.pd = text("glood-page"); scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
+  const watch = () => { k.start.pd = k.pd = text("glood-page"); k.start.title = D.title; scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
   D.readyState == "loading" ? D.addEventListener("DOMContentLoaded", watch) : watch();
-  D.prerendering && D.addEventListener("prerenderingchange", () => { k.t0 = P.timeOrigin + P.now(); els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
+  D.prerendering && D.addEventListener("prerenderingchange", () => { k.start.t0 = P.timeOrigin + P.now(); k.start.vis = D.visibilityState == "visible"; els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
   D.readyState == "complete" ? idle() : W.addEventListener("load", idle);
 })();
