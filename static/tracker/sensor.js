@@ -99,12 +99,12 @@
   // ledger, then keeps one record for whichever page comes next: the start-up facts, the judge's state, the facts
   // not judged yet, and the ledger (the ids this page sent that the stored backlog or those facts may still hold).
   const RECORD = G + "facts:" + k.page;
-  k.keep = () => ls(s => {
+  k.keep = (more = 0) => ls(s => {
     const h = k.hold;
     // The stored backlog is what the hold's bodies carried: gone with them when every one went.
     k.all && s.removeItem(G + "outbox:" + k.page);
     if (h && !k.facts.length && k.all) return s.removeItem(RECORD); // nothing left to hand over
-    const r = {v: 1, seen: Date.now(), boot: k.start, st: h && h.st, f: k.facts, x: 0, sent: [...k.sent], dup: k.dup, quiet: k.quiet};
+    const r = {v: 1, seen: Date.now(), boot: k.start, st: h && h.st, f: k.facts, x: 0, sent: [...k.sent], dup: k.dup + more, quiet: k.quiet};
     while (JSON.stringify(r).length > 65536 && r.f.length) { r.f = r.f.slice(0, -1); r.x = k.facts.length - r.f.length }
     s.setItem(RECORD, JSON.stringify(r));
     k.left = k.seq; k.leftAt = r.seen; // written: facts up to k.left and the backlog now belong to the record
@@ -121,7 +121,8 @@
       out.push([b.d, b.i]); k.mark(b, 1);
       if (b.f) k.dup += b.i.length; // in flight by the worker's own fetch, its answer unseen: perhaps twice
     }
-    k.keep();
+    // The worker's own fetches of events the hold's bodies do not carry: the stored backlog sends them again.
+    k.keep(k.hold ? k.hold.fb || 0 : 0);
     k.toWorker({t: "hide", sent: out, dup: k.dup});
   };
   // Visible again (never left): the record goes, the worker judges everything live.

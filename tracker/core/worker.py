@@ -513,13 +513,16 @@ class WorkerTracker:
         bodies = [{"d": b.destination, "u": b.url, "x": b.payload.decode("utf-8"),
                    "h": dict(b.headers) if b.headers else None, "i": list(b.event_ids),
                    "f": any(f"{b.destination} {i}" in bulk for i in b.event_ids)} for b in standby]
+        # `fb`: events in flight by the worker's own fetch that these bodies do not carry: the stored backlog keeps
+        # them, so the next page sends them again if this page goes before their answer (counted as doubles).
+        carried_bulk = sum(f"{b.destination} {i}" in bulk for b in standby for i in b.event_ids)
         # `all`: these bodies carry every stored event (beacons, whose delivery needs no answer), so once they
         # are sent the stored backlog can go.
         carried = sum(len(b.event_ids) for b in standby if not b.headers)
         queued = sum(len(o) for o in self.pipeline.outboxes.values())
         self.seams.post({"t": "hold", "upto": self.upto, "b": bodies, "w": self.storage.take_writes(),
                          "st": self.judge.snapshot(), "c": self.pipeline.consent, "all": carried == queued,
-                         "ack": self.pipeline.take_acked()})
+                         "ack": self.pipeline.take_acked(), "fb": len(bulk) - carried_bulk})
 
     # -- questions from the page -----------------------------------------------------------
 
