@@ -110,7 +110,8 @@
     k.left = k.seq; k.leftAt = r.seen; // written: facts up to k.left and the backlog now belong to the record
   });
   const leave = () => {
-    if (D.prerendering || k.stopped) return;
+    // Gone already (pagehide comes before the last visibilitychange): the record may be another page's by now.
+    if (D.prerendering || k.stopped || k.gone) return;
     scan(D);
     if (!allowed()) return;
     const out = [];
