@@ -262,3 +262,20 @@ def test_which_pages_live_is_asked_under_the_adoption_lock():
         await settle()
         assert order == ["lock", "held"] and h.tracker.adopted
     run(go)
+
+
+def test_a_failing_destination_gets_no_bodies_for_leaving():
+    """Its last request failed: a request as the page goes would likely fail too, unseen, while counted as sent;
+    its events wait in the stored backlog for the next page instead."""
+    async def go() -> None:
+        h = Harness(config=json.dumps({**json.loads(CONFIG), "transport": "fetch"}))
+        h.tracker.start()
+        await settle()
+        glood = [b["n"] for m in h.of("send") for b in m["b"] if b["d"] == "glood"]
+        h.tracker.handle({"t": "ans", "a": [[n, 503, None] for n in glood]})
+        h.tracker.handle({"t": "ask", "n": 1, "m": "status"})
+        hold = h.of("hold")[-1]
+        assert {b["d"] for b in hold["b"]} == {"genlook"} and hold["all"] is False
+        stored = dict((k, v) for k, v in hold["w"])
+        assert json.loads(stored[JOURNAL_PREFIX + "page-2"])["events"]
+    run(go)

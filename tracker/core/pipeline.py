@@ -461,11 +461,16 @@ class Pipeline:
     def standby(self) -> list[Body]:
         """The bodies to hand to `sendBeacon` if the page went away now: every queued event, in flight or
         not (a request not yet made when the page goes is never made), oldest first, round-robin across
-        destinations, within one keepalive quota. Nothing is sent and nothing changes."""
+        destinations, within one keepalive quota. Nothing is sent and nothing changes.
+
+        A destination whose last request failed gets none: a request as the page goes would likely fail too and
+        its answer is never seen, while counted as sent (the handover rule); its events wait in the stored
+        backlog for the next page."""
         if self.consent != "granted":
             return []
         budget = Budget(self.config.keepalive_quota_bytes)
-        streams = {d.name: stream for d in self.destinations if len(self.outboxes[d.name])
+        streams = {d.name: stream for d in self.destinations
+                   if len(self.outboxes[d.name]) and not self.retry[d.name].failures
                    for stream in [self._bodies(d, list(self.outboxes[d.name]))]
                    if stream is not None}
         out: list[Body] = []
