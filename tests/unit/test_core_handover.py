@@ -8,7 +8,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from test_core_worker import CONFIG, T0, FakeLocks, Harness, run, settle
+import test_core_worker  # its run(): replaced by a thread-free one inside Pyodide (tests/pyodide)
+from test_core_worker import CONFIG, T0, FakeLocks, Harness, settle
 
 from tracker.core.facts import stable_id
 from tracker.core.journal import FACTS_PREFIX, JOURNAL_PREFIX
@@ -44,7 +45,7 @@ def adopting(store: dict[str, str], **options: Any) -> Callable[[Callable[[Harne
             await settle()
             assert h.tracker.adopted
             check(h)
-        run(body)
+        test_core_worker.run(body)
     return go
 
 
@@ -117,7 +118,7 @@ def test_a_replayed_call_older_than_the_visitors_latest_change_does_not_undo_it(
         h.tracker.start()
         await settle()
         assert h.tracker.pipeline.consent == "granted"
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_identify_while_consent_is_pending_is_kept_and_stored_once_granted():
@@ -134,7 +135,7 @@ def test_identify_while_consent_is_pending_is_kept_and_stored_once_granted():
         assert json.loads(h.tracker.storage.get("glood_tracker:customer") or "{}") == {"id": "cust-3"}
         bodies = {json.loads(b["x"])["event"]["id"]: json.loads(b["x"]) for b in h.bodies("glood")}
         assert bodies["s-1"]["customer_id"] == "cust-3"
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_events_made_before_reset_go_with_the_visit_token_they_were_made_under():
@@ -159,7 +160,7 @@ def test_events_made_before_reset_go_with_the_visit_token_they_were_made_under()
         assert json.loads(by_id["old"]["x"])["session_id"] == "visit-1"
         assert by_id["new"]["h"]["Authorization"] == "Bearer token-2"
         assert json.loads(by_id["new"]["x"])["session_id"] == "visit-2"
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_the_hold_acknowledges_what_was_settled_so_the_sensor_can_forget_it():
@@ -175,7 +176,7 @@ def test_the_hold_acknowledges_what_was_settled_so_the_sensor_can_forget_it():
         assert f"genlook {stable_id('pv-page-2', 'page_viewed')}" in acked
         h.tracker.handle({"t": "ask", "n": 2, "m": "status"})
         assert h.of("hold")[-1]["ack"] == []  # each acknowledgement once
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_a_record_taken_while_in_the_back_forward_cache_takes_the_events_made_until_then():
@@ -192,7 +193,7 @@ def test_a_record_taken_while_in_the_back_forward_cache_takes_the_events_made_un
         h.tracker.handle({"t": "facts", "f": [{"s": 2, "t": T0 + 2000, "k": "show", "pv": "pv-back"}]})
         queued = {e.id for e in h.tracker.pipeline.outboxes["glood"]}
         assert queued == {stable_id("pv-back", "page_viewed"), stable_id("pv-back", "1/render")}
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_a_page_whose_record_was_taken_before_its_worker_started_judges_those_facts_quietly():
@@ -205,7 +206,7 @@ def test_a_page_whose_record_was_taken_before_its_worker_started_judges_those_fa
             {"s": 2, "t": T0 + 2000, "k": "show", "pv": "pv-back"}]})
         queued = {e.id for e in h.tracker.pipeline.outboxes["glood"]}
         assert queued == {stable_id("pv-back", "page_viewed"), stable_id("pv-back", "1/render")}
-    run(go)
+    test_core_worker.run(go)
 
 
 def _boot_of(h: Harness) -> dict[str, Any]:
@@ -222,7 +223,7 @@ def test_the_one_allowed_double_send_is_counted_where_it_is_known():
         await settle()
         h.tracker.handle({"t": "hide", "sent": [], "dup": 2})
         assert h.tracker.status()["stats"]["resent_unanswered"] == 2
-    run(go)
+    test_core_worker.run(go)
 
     def check(h: Harness) -> None:
         assert h.tracker.status()["stats"]["resent_unanswered"] == 3
@@ -239,7 +240,7 @@ def test_bodies_in_flight_by_the_workers_fetch_are_flagged_in_the_hold():
         h.tracker.handle({"t": "ask", "n": 1, "m": "status"})
         flags = {b["d"]: b["f"] for b in h.of("hold")[-1]["b"]}
         assert flags == {"glood": True, "genlook": False}, flags
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_which_pages_live_is_asked_under_the_adoption_lock():
@@ -261,7 +262,7 @@ def test_which_pages_live_is_asked_under_the_adoption_lock():
         h.tracker.start()
         await settle()
         assert order == ["lock", "held"] and h.tracker.adopted
-    run(go)
+    test_core_worker.run(go)
 
 
 def test_a_failing_destination_gets_no_bodies_for_leaving():
@@ -278,4 +279,4 @@ def test_a_failing_destination_gets_no_bodies_for_leaving():
         assert {b["d"] for b in hold["b"]} == {"genlook"} and hold["all"] is False
         stored = dict((k, v) for k, v in hold["w"])
         assert json.loads(stored[JOURNAL_PREFIX + "page-2"])["events"]
-    run(go)
+    test_core_worker.run(go)
