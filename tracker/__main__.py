@@ -1,4 +1,6 @@
-"""`python -m tracker build --out dist/`: the files a merchant hosts (see `tracker.build`). Not shipped."""
+"""`python -m tracker build --out dist/`: the files a merchant hosts (see `tracker.build`);
+`python -m tracker protocol-js`: static/tracker/protocol.js, the JSDoc mirror of tracker/core/protocol.py. Not
+shipped."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ import sys
 from pathlib import Path
 
 from .build import Options, Sources, build, is_current
+
+#: The JSDoc mirror of tracker/core/protocol.py, in a source checkout.
+PROTOCOL_JS = Path(__file__).resolve().parent.parent / "static" / "tracker" / "protocol.js"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +28,16 @@ def main(argv: list[str] | None = None) -> int:
                          help="trim the standard library without stripping its docstrings and comments")
     command.add_argument("--if-stale", action="store_true",
                          help="build only when the output is missing or its sources changed (scripts/setup.sh)")
+    protocol = commands.add_parser("protocol-js", help="print static/tracker/protocol.js (JSDoc typedefs and codes)")
+    protocol.add_argument("--write", action="store_true", help="write it instead of printing it")
     args = parser.parse_args(argv)
+    if args.command == "protocol-js":
+        from .core.protocol import jsdoc
+        if args.write:
+            PROTOCOL_JS.write_text(jsdoc(), encoding="utf-8")
+        else:
+            sys.stdout.write(jsdoc())
+        return 0
     options = Options(base_url=args.base_url, full_stdlib=args.full_stdlib, keep_docstrings=args.keep_docstrings)
     if args.if_stale and is_current(args.out, Sources.default(), options):
         print(f"{args.out}/manifest.json is current")

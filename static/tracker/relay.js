@@ -1,5 +1,8 @@
 // The sensor's second half, imported after the page has loaded: starts the tracker's worker and carries out
 // what it asks of the main thread (send requests, write localStorage, answer questions). docs/design.md §6.
+// The `ans` codes of tracker/core/protocol.py (static/tracker/protocol.js; a test keeps these in step).
+const BEACON_ACCEPTED = 0, NOT_SENT = -1, BEACON_REFUSED = -2;
+
 export default (k) => {
   const D = document, W = window, G = "glood_tracker:", h = D.documentElement.dataset;
   const err = (m) => console.error("[glood-tracker] " + m);
@@ -27,7 +30,7 @@ export default (k) => {
     let sent = false;
     if (bodies.length > PER_TASK) setTimeout(() => !k.stopped && answer(bodies.slice(PER_TASK)), 0);
     for (const b of bodies.slice(0, PER_TASK)) {
-      if (k.isSent(b)) { a.push([b.n, -1, null]); continue }
+      if (k.isSent(b)) { a.push([b.n, NOT_SENT, null]); continue }
       // A keepalive fetch is answered later; one that fails leaves the ledger, so the worker's retry can go.
       const answered = b.h && ((status, retryAfter) => {
         if (!(status >= 200 && status < 300)) k.mark(b, 0);
@@ -36,7 +39,8 @@ export default (k) => {
       let ok = false;
       try { ok = k.send(b, answered) } catch (e) { err("sending to " + b.u + " failed: " + e) }
       if (ok) { k.mark(b, 1); sent = true }
-      if (!b.h || !ok) a.push([b.n, ok ? 0 : b.h ? null : -2, null]); // -2: refused (the keepalive quota is full); the worker fetches it
+      // BEACON_REFUSED: the keepalive quota is full; the worker fetches it. A fetch is answered when it is over.
+      if (!b.h || !ok) a.push([b.n, ok ? BEACON_ACCEPTED : b.h ? null : BEACON_REFUSED, null]);
     }
     if (a.length) k.toWorker({ t: "ans", a });
     if (sent && k.left) k.keep(); // hidden with a record kept: its ledger follows what was sent since
@@ -45,7 +49,7 @@ export default (k) => {
     const held = k.paused.splice(0);
     if (!held.length) return;
     // Taken: the events went with the record (the worker drops them on "taken", posted first); else send them now.
-    if (taken) k.toWorker({ t: "ans", a: held.map((b) => [b.n, -1, null]) });
+    if (taken) k.toWorker({ t: "ans", a: held.map((b) => [b.n, NOT_SENT, null]) });
     else answer(held);
   };
   const on = (m) => {

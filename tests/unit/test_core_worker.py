@@ -13,6 +13,7 @@ import pytest
 from tracker.core.config import ConfigError
 from tracker.core.facts import stable_id
 from tracker.core.journal import FACTS_PREFIX, JOURNAL_PREFIX
+from tracker.core.protocol import validate
 from tracker.core.transport import BEACON_ACCEPTED, NOT_SENT
 from tracker.core.worker import ADOPT_LOCK, TAB_LOCK_PREFIX, Seams, WorkerTracker, call_args, json_too_deep
 from tracker.testing import FakeClock
@@ -89,7 +90,8 @@ class Harness:
                      "pd": pd or '{"page_type": "home"}'}}, seams)
 
     def post(self, message: dict[str, Any]) -> None:
-        json.dumps(message, allow_nan=False)  # everything posted must be plain JSON
+        json.loads(json.dumps(message, allow_nan=False))  # everything posted must be plain JSON
+        assert validate(json.loads(json.dumps(message)), "to_page") == [], message  # and as the protocol says
         self.posted.append(message)
         kind = message["t"]
         if kind in ("snap", "store"):  # the sensor answers at once

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from .protocol import BEACON_ACCEPTED, BEACON_REFUSED, NOT_SENT  # the sensor's answer codes
 from .retry import parse_retry_after
 
 __all__ = ["Transport", "Receipt", "Outcome", "RelayTransport", "FetchTransport", "Fetch", "BEACON_ACCEPTED",
@@ -55,12 +56,6 @@ class Transport(Protocol):
 
 
 
-#: The sensor's answers that are not HTTP statuses: a beacon the browser queued, a request not made (its
-#: events went otherwise, by the beacons of a page being hidden), a beacon the browser refused (its keepalive
-#: quota was full: sendBeacon returned false).
-BEACON_ACCEPTED = 0
-NOT_SENT = -1
-BEACON_REFUSED = -2
 
 
 class RelayTransport:
