@@ -8,6 +8,7 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 from .batching import Body, Budget
@@ -17,13 +18,14 @@ from .destination import DEFAULT_DESTINATIONS, Destination, Stamped, VisitRule
 from .events import Event, Owner, PageContext, TrackError, check_json_object, event_type, iso_timestamp
 from .ids import IdFactory, uuid4_ids
 from .journal import Entry, Journal
+from .privacy import Consent
 from .queue import Outbox
 from .retry import Backoff, RetryState, outcome_for_status
 from .session import IDENTITY_KEY, VISIT_KEY, Identity, Session
 from .storage import GatedStorage, MemoryStorage, Storage
 from .transport import BEACON_ACCEPTED, BEACON_REFUSED, Receipt, Transport
 
-__all__ = ["Pipeline", "FlushReport", "DESTINATIONS", "FINAL_REASONS", "CONSENT_STATES"]
+__all__ = ["Pipeline", "Route", "route", "FlushReport", "DESTINATIONS", "FINAL_REASONS", "CONSENT_STATES"]
 
 #: The names of the destinations every event goes to by default (tracker/core/destination.py), in order.
 DESTINATIONS = tuple(d.name for d in DEFAULT_DESTINATIONS)
@@ -44,8 +46,8 @@ BEACONS_PER_RESERVE = 12
 #: A destination with more events queued than this is sending a burst: with a bulk transport, none of it goes by
 #: beacon (a page left meanwhile may then send some of it twice; collectors keep each event id once).
 BURST_EVENTS = 500
-#: "granted": send and persist; "pending": keep in memory only; "denied": keep and send nothing.
-CONSENT_STATES = ("granted", "pending", "denied")
+#: The consent states' values (see `Consent`).
+CONSENT_STATES = tuple(state.value for state in Consent)
 
 
 @dataclass
@@ -64,6 +66,29 @@ class FlushReport:
         return sum(len(b.event_ids) for b in self.sent)
 
 
+class Route(Enum):
+    """How one body leaves in a flush."""
+
+    #: By the sensor (a beacon, or a keepalive fetch when it needs headers): within the keepalive quota.
+    BEACON = "beacon"
+    #: By the worker's own fetch: no quota, its answer seen (only while the page lives).
+    WORKER_FETCH = "worker_fetch"
+    #: Not now: it waits in the queue for a later flush (or the next page).
+    DEFER = "defer"
+
+
+def route(*, fits_quota: bool, bursting: bool, beacons: int, has_bulk: bool, bulk_room: bool, final: bool) -> Route:
+    """The way a body goes. A beacon unless it does not fit the keepalive quota, its destination is sending a
+    burst, or BEACONS_PER_RESERVE beacons went within the last second (each costs the main thread); then the worker's
+    own fetch, when there is one with room for it and the page is not going (`final`: a request the worker starts
+    then is never answered), else it waits."""
+    if fits_quota and not bursting and not (has_bulk and beacons >= BEACONS_PER_RESERVE):
+        return Route.BEACON
+    if final or not (has_bulk and bulk_room):
+        return Route.DEFER
+    return Route.WORKER_FETCH
+
+
 class Pipeline:
     """Pure-Python tracker core. The browser layer feeds it events and triggers; tests drive it directly."""
 
@@ -79,7 +104,7 @@ class Pipeline:
         backoff: Backoff | None = None,
         log: Callable[[str], None] | None = None,
         tab_id: str | None = None,
-        consent: str | None = None,
+        consent: Consent | str | None = None,
         flush_on_size: bool = True,
         before_send: Callable[[dict[str, Any]], Any] | None = None,
         destinations: Sequence[Destination] = DEFAULT_DESTINATIONS,
@@ -92,12 +117,12 @@ class Pipeline:
             raise ValueError("destinations need distinct, non-empty names")
         self.transport = transport
         self.clock = clock or SystemClock()
-        self.consent = consent or ("pending" if config.require_consent else "granted")
-        if self.consent not in CONSENT_STATES:
+        if consent is not None and consent not in CONSENT_STATES:
             raise ValueError(f"consent must be one of {', '.join(CONSENT_STATES)}")
+        self.consent = Consent(consent) if consent else Consent.PENDING if config.require_consent else Consent.GRANTED
         #: Nothing is written to storage without consent; reads and removals always work.
         self.storage = GatedStorage(MemoryStorage() if storage is None else storage,
-                                    lambda: self.consent == "granted")
+                                    lambda: self.consent is Consent.GRANTED)
         self.new_id = new_id
         self.log = log
         self.identity = Identity.load_or_create(self.storage, new_id)
@@ -134,7 +159,7 @@ class Pipeline:
         #: "<destination> <event id>" of events settled since the worker's last hold: the sensor forgets them.
         self.acked: list[str] = []
         self._dirty = False
-        if self.consent == "denied":
+        if self.consent is Consent.DENIED:
             self._forget_stored()
         if not self.session.analytics:
             self.muted = "disabled"
@@ -186,7 +211,7 @@ class Pipeline:
         except TrackError:
             self.stats["rejected"] += 1
             raise
-        if self.consent == "denied":
+        if self.consent is Consent.DENIED:
             self.stats["dropped_consent"] += 1
             return None
         if self.muted is not None:
@@ -272,7 +297,7 @@ class Pipeline:
             self.stats["dropped_expired"] += len(ids)
             self._debug(f"dropped_expired: {len(ids)} event(s)")
         self.unstored = len(overflow)
-        if self.consent != "granted":
+        if self.consent is not Consent.GRANTED:
             return
         if not self.journal.save(kept):
             self.stats["persist_failed"] += 1
@@ -283,7 +308,7 @@ class Pipeline:
 
     def adopt(self, alive: Any = None, previous: str | None = None) -> int:
         """Take over the stored backlog of pages that are gone (see Journal.claim); returns events adopted."""
-        if self.consent == "denied" or self.muted is not None:
+        if self.consent is Consent.DENIED or self.muted is not None:
             return 0
         entries, corrupt = self.journal.claim(alive, previous)
         if corrupt:
@@ -305,7 +330,7 @@ class Pipeline:
 
     def set_consent(self, granted: bool) -> None:
         """Grant: store and send what was kept in memory. Deny: drop it all, store nothing, send nothing."""
-        state = "granted" if granted else "denied"
+        state = Consent.GRANTED if granted else Consent.DENIED
         if state == self.consent:
             return
         self.consent = state
@@ -348,7 +373,7 @@ class Pipeline:
     @property
     def needs_session(self) -> bool:
         """Glood events wait for a visit id from the init endpoint (asked for only with consent)."""
-        return self.consent == "granted" and not self.session.active
+        return self.consent is Consent.GRANTED and not self.session.active
 
     def awaits_visit(self) -> bool:
         """Whether queued events wait for a visit id that only init can give: `needs_session`, and some are
@@ -384,7 +409,7 @@ class Pipeline:
     def flush(self, reason: str) -> FlushReport:
         """Send what is ready, round-robin across destinations, within one keepalive quota."""
         report = FlushReport(reason)
-        if self.consent != "granted":
+        if self.consent is not Consent.GRANTED:
             report.deferred = {n: len(o) for n, o in self.outboxes.items() if o}
             self.persist_if_dirty()
             return report
@@ -417,12 +442,13 @@ class Pipeline:
                 if body is None:
                     del streams[name]
                     continue
-                bulk = (not budget.fits(body.size) or name in bursting
-                        or (self.bulk is not None and beacons >= BEACONS_PER_RESERVE))
-                if bulk and (final or not self._bulk_room(body.size)):
+                way = route(fits_quota=budget.fits(body.size), bursting=name in bursting, beacons=beacons,
+                            has_bulk=self.bulk is not None, bulk_room=self._bulk_room(body.size), final=final)
+                if way is Route.DEFER:
                     report.deferred[name] = len(self.outboxes[name])
                     del streams[name]
                     continue
+                bulk = way is Route.WORKER_FETCH
                 transport = self.bulk if bulk and self.bulk is not None else self.transport
                 result = transport.send(body.url, body.payload, dict(body.headers),
                                         destination=name, event_ids=body.event_ids)
@@ -466,7 +492,7 @@ class Pipeline:
         A destination whose last request failed gets none: a request as the page goes would likely fail too and
         its answer is never seen, while counted as sent (the handover rule); its events wait in the stored
         backlog for the next page."""
-        if self.consent != "granted":
+        if self.consent is not Consent.GRANTED:
             return []
         budget = Budget(self.config.keepalive_quota_bytes)
         streams = {d.name: stream for d in self.destinations
@@ -512,7 +538,7 @@ class Pipeline:
                 self._beacons.append((self.clock.monotonic_ms(), body.size))
             status = 202
         elif status == BEACON_REFUSED:
-            if self.bulk is not None and self.consent == "granted" and self._bulk_room(body.size):
+            if self.bulk is not None and self.consent is Consent.GRANTED and self._bulk_room(body.size):
                 result = self.bulk.send(body.url, body.payload, dict(body.headers),
                                         destination=name, event_ids=body.event_ids)
                 if isinstance(result, Receipt):

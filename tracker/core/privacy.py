@@ -6,12 +6,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .storage import Storage
 
-__all__ = ["BrowserSignals", "initial_consent", "is_bot", "BOT_AGENTS", "Attribution", "ATTRIBUTION_KEY",
+__all__ = ["Consent", "BrowserSignals", "initial_consent", "is_bot", "BOT_AGENTS", "Attribution", "ATTRIBUTION_KEY",
            "CAMPAIGN_PARAMS"]
 
 #: Crawler and headless user agents (a small list: the big crawlers, link unfurlers, headless browsers).
@@ -23,6 +24,15 @@ ATTRIBUTION_KEY = "glood_tracker:attribution"
 #: The query parameters that say where a visit came from: UTM tags and ad click ids.
 CAMPAIGN_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                    "gclid", "fbclid", "ttclid", "msclkid")
+
+
+class Consent(StrEnum):
+    """The visitor's analytics consent: GRANTED sends and stores; PENDING keeps events in memory only; DENIED makes
+    nothing and forgets what was stored. (A str: it compares and serialises as its value.)"""
+
+    GRANTED = "granted"
+    PENDING = "pending"
+    DENIED = "denied"
 
 
 @dataclass(frozen=True)
@@ -46,17 +56,17 @@ class BrowserSignals:
                    raw.get("ua") if isinstance(raw.get("ua"), str) else "")
 
 
-def initial_consent(signals: BrowserSignals, *, require_consent: bool, honor_gpc: bool) -> str:
+def initial_consent(signals: BrowserSignals, *, require_consent: bool, honor_gpc: bool) -> Consent:
     """The consent state a page starts in: a visitor's Global Privacy Control or refusal of the sale of data
     is a denial (unless the merchant turns `honor_gpc` off); else Shopify's Customer Privacy API decides, and
     while it is loading consent is pending; else `require_consent` makes it pending until the visitor says."""
     if honor_gpc and (signals.gpc or signals.sale_of_data is False):
-        return "denied"
+        return Consent.DENIED
     if signals.shopify is not None:
-        return signals.shopify
+        return Consent(signals.shopify)
     if signals.shopify_loading or require_consent:
-        return "pending"
-    return "granted"
+        return Consent.PENDING
+    return Consent.GRANTED
 
 
 def is_bot(signals: BrowserSignals) -> bool:

@@ -20,7 +20,7 @@ from .encoders import LIB_VERSION
 from .events import MAX_DEPTH, TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
 from .pipeline import BURST_EVENTS, Pipeline
-from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, initial_consent, is_bot
+from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, Consent, initial_consent, is_bot
 from .retry import Backoff, parse_retry_after
 from .storage import MirrorStorage, Storage
 from .transport import Fetch, FetchTransport, RelayTransport
@@ -211,7 +211,7 @@ class WorkerTracker:
 
     def start(self) -> None:
         """Emit the page's own events, start the visit and adoption, tell the sensor it is ready."""
-        if self.pipeline.consent == "granted" and self.pipeline.muted is None:
+        if self.pipeline.consent is Consent.GRANTED and self.pipeline.muted is None:
             session = self.pipeline.session
             self.attribution = Attribution.update(self.pipeline.storage, self.page_boot.url, self.page_boot.referrer,
                                                   session.visit_id if session.active else None)
@@ -395,7 +395,7 @@ class WorkerTracker:
             self.error("identify(customer_id, traits) rejected: customer_id must be a non-empty string and "
                        "traits an object")
             return
-        if apply and self.pipeline.consent != "denied":
+        if apply and self.pipeline.consent is not Consent.DENIED:
             self.customer_id = customer_id
             self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": customer_id}))  # not without consent
         self.track("glood:customer_preference", {"customer_id": customer_id, "traits": traits or {}},
@@ -634,7 +634,7 @@ class WorkerTracker:
             await self._claim(None)
 
     async def _claim(self, alive: set[str] | None) -> None:
-        if self.stopped or self.pipeline.consent == "denied":
+        if self.stopped or self.pipeline.consent is Consent.DENIED:
             return
         snapshot = await self.ask_sensor("snap")
         if isinstance(snapshot, dict):
