@@ -1,7 +1,7 @@
 // The tracker's worker: loads Pyodide and the tracker package, then hands every message to Python as JSON text.
 // The first message is the sensor's boot message; messages that arrive while Python loads wait, in order.
 // The tracker is the build's wheel (`python -m tracker build`), fetched while Pyodide boots and unpacked into
-// /glood: as fast as the old zip, and ~150 ms less than Pyodide's loadPackage/`packages` (README, Performance).
+// /glood: as fast as the old zip, and ~150 ms less than Pyodide's loadPackage/`packages` (docs/performance.md).
 // `lock` is the build's lockfile (it also names the wheel), `stdlib` its standard library.
 let handle = null;
 const early = [];

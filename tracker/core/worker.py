@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from .adoption import ADOPT_LOCK, TAB_LOCK_PREFIX, Adoption, Locks
 from .clock import Clock
 from .config import Config, ConfigError
 from .encoders import LIB_VERSION
@@ -21,17 +22,16 @@ from .events import MAX_DEPTH, TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
 from .pipeline import BURST_EVENTS, Pipeline
 from .privacy import ATTRIBUTION_KEY, Attribution, BrowserSignals, Consent, initial_consent, is_bot
-from .retry import Backoff, parse_retry_after
+from .retry import parse_retry_after
 from .storage import MirrorStorage, Storage
 from .transport import Fetch, FetchTransport, RelayTransport
+from .visit import INIT_ATTEMPTS_BEFORE_FALLBACK, Request, VisitStart
 
 __all__ = ["WorkerTracker", "Seams", "Locks", "Cancel", "read_config", "TAB_LOCK_PREFIX", "ADOPT_LOCK",
            "INIT_ATTEMPTS_BEFORE_FALLBACK", "HOLD_DELAY_MS"]
 
-#: Web Locks: the sensor holds `<prefix><page id>` while its page is alive; adoption runs under ADOPT_LOCK.
-TAB_LOCK_PREFIX = "glood_tracker:tab:"
-ADOPT_LOCK = "glood_tracker:adopt"
-INIT_ATTEMPTS_BEFORE_FALLBACK = 3
+# Adoption (adoption.py) and the visit's start (visit.py) are objects of their own; their names stay importable here.
+
 #: A burst of facts is judged at once and answered with one hold message, this long after its first.
 HOLD_DELAY_MS = 25
 #: While a burst's backlog is being sent (more than this many events queued), holds follow at most every
@@ -46,17 +46,6 @@ class Cancel(Protocol):
     def cancel(self) -> Any: ...
 
 
-class Locks(Protocol):
-    """Web Locks as the worker sees them."""
-
-    async def held(self) -> set[str]:
-        """Names of the locks held or requested right now, by any page of this origin."""
-
-    async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work` while holding lock `name`."""
-
-
-Request = Callable[[str, str, Mapping[str, str]], Awaitable[tuple[int, str]]]
 
 
 @dataclass
@@ -186,9 +175,13 @@ class WorkerTracker:
         self._rpc_next = 0
         self._rpc: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._init_task: asyncio.Task[Any] | None = None
-        #: True once adoption of earlier pages' records is over (whatever it found).
-        self.adopted = False
+        self.adoption = Adoption(self.pipeline, self.storage, self.page_id, self.previous, seams.locks,
+                                 ask=self.ask_sensor, judge=self._judge_record, refreshed=self._storage_refreshed,
+                                 finished=self._adopted, debug=self.debug, stopped=lambda: self.stopped)
+        self.visit = VisitStart(self.config, self.pipeline, seams.request, sleep=self._sleep, spawn=self._spawn,
+                                page=lambda: self.judge.page, customer=lambda: self.customer_id,
+                                started=self._visit_started, changed=self._after, warn=self.warn,
+                                stopped=lambda: self.stopped)
         #: The customer `identify()` named, as kept in storage (CUSTOMER_KEY) until `reset()`; None: anonymous.
         self.customer_id = stored_customer(self.storage)
 
@@ -218,8 +211,8 @@ class WorkerTracker:
         with self._quietly(self.quiet > 0):
             self._track_all(self.judge.start())
         self._arm_flush_timer()
-        self._ensure_session()
-        self._spawn(self._adopt())
+        self.visit.ensure()
+        self._spawn(self.adoption.run())
         self.seams.post({"t": "ready", "v": LIB_VERSION})
         self.debug(f"ready (v{LIB_VERSION}, page {self.judge.page.page_type}, pageview {self.judge.pageview_id})")
         self._after()
@@ -228,28 +221,38 @@ class WorkerTracker:
         """One message from the sensor; a malformed one is reported and ignored."""
         if self.stopped or not isinstance(message, dict):
             return
-        kind = message.get("t")
+        handler = self._handlers.get(message.get("t"))
         try:
-            if kind == "facts":
-                self._facts(message.get("f"))
-            elif kind == "ans":
-                self._answers(message.get("a"))
-            elif kind == "hide":
-                self._hidden(message.get("sent"), message.get("dup"))
-            elif kind == "taken":
-                self._taken(message.get("upto"), message.get("at"))
-            elif kind == "ask":
-                self._ask(message.get("n"), message.get("m"))
-            elif kind == "re":
-                future = self._rpc.pop(message.get("n"), None)  # type: ignore[arg-type]
-                if future is not None and not future.done():
-                    future.set_result(message.get("v"))
-            elif kind == "fail":
-                self.pipeline.stats["persist_failed"] += 1
+            if handler is None:
+                self.error(f"unknown message {str(message.get('t'))[:40]!r} from the sensor")
             else:
-                self.error(f"unknown message {str(kind)[:40]!r} from the sensor")
+                handler(self, message)
         finally:
             self._after()
+
+    def _on_re(self, message: Mapping[str, Any]) -> None:
+        future = self._rpc.pop(message.get("n"), None)  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(message.get("v"))
+
+    def _on_fail(self, message: Mapping[str, Any]) -> None:
+        self.pipeline.stats["persist_failed"] += 1
+
+    def _on_bye(self, message: Mapping[str, Any]) -> None:
+        """stop(): the page lets go of the worker (the script destroys Python and the page terminates it)."""
+
+    #: Each message kind of the sensor (tracker/core/protocol.py, TO_WORKER; `boot` starts the tracker) and its
+    #: handler.
+    _handlers: dict[Any, Callable[[WorkerTracker, Mapping[str, Any]], None]] = {
+        "facts": lambda self, m: self._facts(m.get("f")),
+        "ans": lambda self, m: self._answers(m.get("a")),
+        "hide": lambda self, m: self._hidden(m.get("sent"), m.get("dup")),
+        "taken": lambda self, m: self._taken(m.get("upto"), m.get("at")),
+        "ask": lambda self, m: self._ask(m.get("n"), m.get("m")),
+        "re": _on_re,
+        "fail": _on_fail,
+        "bye": _on_bye,
+    }
 
     # -- facts ---------------------------------------------------------------------------
 
@@ -408,7 +411,7 @@ class WorkerTracker:
         self.pipeline.storage.remove(CUSTOMER_KEY)
         self.customer_id = None
         self.pipeline.storage.remove(ATTRIBUTION_KEY)
-        self._ensure_session()
+        self.visit.ensure()
 
     # -- consent -------------------------------------------------------------------------
 
@@ -425,7 +428,7 @@ class WorkerTracker:
         if granted:
             if self.customer_id:  # identify() while consent was pending: kept in memory until now
                 self.pipeline.storage.set(CUSTOMER_KEY, json.dumps({"id": self.customer_id}))
-            self._ensure_session()
+            self.visit.ensure()
             self.flush("consent")
 
     # -- sending -------------------------------------------------------------------------
@@ -433,7 +436,7 @@ class WorkerTracker:
     def flush(self, reason: str) -> int:
         report = self.pipeline.flush(reason)
         if self.pipeline.awaits_visit():
-            self._ensure_session()
+            self.visit.ensure()
         return len(report.awaiting) + report.events_sent
 
     def _arm_flush_timer(self) -> None:
@@ -599,69 +602,24 @@ class WorkerTracker:
 
     # -- earlier pages ---------------------------------------------------------------------
 
-    async def _adopt(self) -> None:
-        """Take over what earlier pages left: their unsent events and the facts their worker never judged.
+    @property
+    def adopted(self) -> bool:
+        """True once adoption of earlier pages' records is over (whatever it found)."""
+        return self.adoption.over
 
-        With Web Locks each sensor holds a lock named after its page while the page lives (released in
-        `pagehide`), so a page is gone exactly when its lock is free; the claim runs under one shared lock
-        on a fresh copy of storage, so two tabs never take the same record. Without Web Locks, staleness
-        decides (see Journal.claim).
-        """
-        try:
-            await self._adopt_once()
-        finally:
-            self.adopted = True
+    def _storage_refreshed(self) -> None:
+        self.customer_id = stored_customer(self.storage)  # another tab may have identified or reset
 
-    async def _adopt_once(self) -> None:
-        locks = self.seams.locks
-        try:
-            if locks is None:
-                await self._claim(None)
-                return
-            async def claim() -> None:
-                # Which pages live is asked under the lock: a page restored from the back/forward cache takes its
-                # own lock back under it too, so it either finds its record or knows it was taken.
-                names = await locks.held()
-                alive = {n[len(TAB_LOCK_PREFIX):] for n in names if n.startswith(TAB_LOCK_PREFIX)}
-                alive.add(self.page_id)
-                await self._claim(alive)
-
-            await locks.exclusive(ADOPT_LOCK, claim)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Web Locks refused (an opaque origin), a sensor gone
-            self.debug(f"adoption under Web Locks failed ({exc}); adopting stale backlogs only")
-            await self._claim(None)
-
-    async def _claim(self, alive: set[str] | None) -> None:
-        if self.stopped or self.pipeline.consent is Consent.DENIED:
-            return
-        snapshot = await self.ask_sensor("snap")
-        if isinstance(snapshot, dict):
-            self.storage.replace(snapshot)
-            self.customer_id = stored_customer(self.storage)  # another tab may have identified or reset
-        # The handover rule (docs/design.md §6): what a gone page's record names as sent is never sent again,
-        # neither from its stored backlog nor from its facts judged here.
-        records, corrupt = self.pipeline.journal.claim_facts(alive, self.previous)
-        for record in records:
-            sent = record.get("sent")
-            self.pipeline.hand_over(i for i in sent if isinstance(i, str)) if isinstance(sent, list) else None
-            dup = record.get("dup")
-            if isinstance(dup, int) and dup > 0:
-                self.pipeline.stats["resent_unanswered"] += dup
-        restored = self.pipeline.adopt(alive, self.previous)
-        if corrupt:
-            self.pipeline.stats["dropped_corrupt"] += corrupt
-        judged = sum(self._judge_record(record) for record in records)
-        if judged:
-            self.pipeline.stats["restored"] += judged
-        restored += judged
-        await self.ask_sensor("store", w=self.storage.take_writes())
-        if restored:
-            self.debug(f"restored {restored} event(s) from earlier pages")
-            if self.pipeline.session.active:
-                self.flush("restore")
+    def _adopted(self, restored: int) -> None:
+        if restored and self.pipeline.session.active:
+            self.flush("restore")
         self._after()
+
+    def _visit_started(self, answer: Mapping[str, Any]) -> None:
+        if self.attribution is not None and self.attribution.visit_id is None:
+            self.attribution = self.attribution.bind(self.pipeline.storage, answer["visit_id"])
+        if self.pipeline.pending():
+            self.flush("session")
 
     def _judge_record(self, record: Mapping[str, Any]) -> int:
         """Judge the facts an earlier page's sensor kept (its worker never did), from the state it had."""
@@ -695,61 +653,3 @@ class WorkerTracker:
         if isinstance(dropped, int) and dropped > 0:
             self.pipeline.stats["dropped_overflow"] += dropped
         return self.pipeline.stats["tracked"] - before
-
-    # -- the visit --------------------------------------------------------------------------
-
-    def _ensure_session(self) -> None:
-        if not self.pipeline.needs_session or (self._init_task is not None and not self._init_task.done()):
-            return
-        self._init_task = self._spawn(self._init_session())
-
-    async def _init_session(self) -> None:
-        backoff = Backoff(base_ms=500, cap_ms=30_000)
-        attempt = 0
-        while not self.stopped and self.pipeline.needs_session:
-            attempt += 1
-            try:
-                answer = await self._request_visit()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - network errors, bad answers
-                self.warn(f"session init failed (attempt {attempt}): {exc}")
-                if attempt >= INIT_ATTEMPTS_BEFORE_FALLBACK:
-                    self.pipeline.session_unavailable = True
-                    self._after()
-                await self._sleep(backoff.delay_ms(attempt))
-                continue
-            if self.stopped:
-                return
-            self.pipeline.adopt_identity(answer.get("user_id"), answer.get("client_id"))
-            config = answer.get("config")
-            analytics = not (isinstance(config, dict) and config.get("analytics_enabled") is False)
-            token = answer.get("token")
-            self.pipeline.start_session(answer["visit_id"], token if isinstance(token, str) and token else None,
-                                        analytics)
-            if self.attribution is not None and self.attribution.visit_id is None:
-                self.attribution = self.attribution.bind(self.pipeline.storage, answer["visit_id"])
-            self.pipeline.session_unavailable = False
-            if self.pipeline.pending():
-                self.flush("session")
-            self._after()
-
-    async def _request_visit(self) -> dict[str, Any]:
-        """Glood's init (shared/notes: x-shop, the documented body); the answer, with a visit_id."""
-        page = self.judge.page
-        body = {"user_id": self.pipeline.identity.user_id, "client_id": self.pipeline.identity.client_id,
-                "page_type": page.page_type, "page_url": page.url}
-        customer = page.customer_id or self.customer_id
-        if customer:
-            body["customer_id"] = customer
-        headers = {"Content-Type": "application/json", "x-shop": self.config.shop_domain}
-        if self.config.glood_public_token:
-            headers["Authorization"] = f"Bearer {self.config.glood_public_token}"
-        status, text = await self.seams.request(self.config.glood_init_url, json.dumps(body), headers)
-        if not 200 <= status < 300:
-            raise RuntimeError(f"{self.config.glood_init_url} answered {status}")
-        answer = json.loads(text)
-        visit_id = answer.get("visit_id") if isinstance(answer, dict) else None
-        if not isinstance(visit_id, str) or not visit_id:
-            raise RuntimeError("init answer has no visit_id")
-        return dict(answer)
