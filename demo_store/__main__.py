@@ -8,7 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from .app import Settings, create_app
-from .serving import HEADER_TIMEOUT, server_config
+from .serving import HEADER_TIMEOUT, MAX_CONNECTIONS_PER_CLIENT, connection_budget, server_config
 from .settings import GENLOOK_EVENTS_PATH
 
 __all__ = ["parse_args", "settings_from_args", "main"]
@@ -40,6 +40,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "repeatable; '*' = any host)")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="SECONDS",
                         help="close connections whose request line and headers take longer (default: %(default)s)")
+    parser.add_argument("--body-timeout", type=float, default=Settings.body_timeout, metavar="SECONDS",
+                        help="answer 408 to requests whose body takes longer (default: %(default)s)")
+    parser.add_argument("--max-connections", type=int, default=None, metavar="N",
+                        help="connections open at once; past it the one idle longest is closed, or the new one "
+                             f"answered 503 (default: {connection_budget()}, as the open-files limit allows)")
+    parser.add_argument("--max-connections-per-client", type=int, default=MAX_CONNECTIONS_PER_CLIENT, metavar="N",
+                        help="the same, from one client address (default: %(default)s)")
+    parser.add_argument("--max-requests", type=int, default=Settings.max_requests, metavar="N",
+                        help="requests running at once; others wait for a slot (default: %(default)s)")
+    parser.add_argument("--max-requests-per-client", type=int, default=Settings.max_requests_per_client, metavar="N",
+                        help="requests of one client address running at once (default: %(default)s)")
+    parser.add_argument("--queue-timeout", type=float, default=Settings.queue_timeout, metavar="SECONDS",
+                        help="how long a request waits for a slot before it is answered 503 (default: %(default)s)")
     parser.add_argument("--dist-dir", default=None, metavar="DIR",
                         help="where the tracker's build goes, served under /dist/ (default: dist/)")
     parser.add_argument("--full-stdlib", action="store_true",
@@ -54,7 +67,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                     analytics_enabled=not args.analytics_disabled, consent_banner=args.consent_banner,
                     allowed_hosts=tuple(args.allowed_host),
                     tracker_overrides={"filter_bots": True} if args.filter_bots else {},
-                    dist_dir=Path(args.dist_dir) if args.dist_dir else None, full_stdlib=args.full_stdlib)
+                    dist_dir=Path(args.dist_dir) if args.dist_dir else None, full_stdlib=args.full_stdlib,
+                    body_timeout=args.body_timeout, max_requests=args.max_requests,
+                    max_requests_per_client=args.max_requests_per_client, queue_timeout=args.queue_timeout)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,8 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(args)
     url = f"http://{args.host}:{args.port}"
     print(f"Demo store on {url}/  (received events: {url}/_collector)", flush=True)
-    uvicorn.Server(server_config(create_app(settings), args.host, args.port,
-                                 header_timeout=args.header_timeout)).run()
+    uvicorn.Server(server_config(create_app(settings), args.host, args.port, header_timeout=args.header_timeout,
+                                 max_connections=args.max_connections,
+                                 max_connections_per_client=args.max_connections_per_client)).run()
 
 
 if __name__ == "__main__":

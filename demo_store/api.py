@@ -22,13 +22,16 @@ from starlette.types import Receive, Scope, Send
 from .schemas import Schema, json_path
 from .settings import AppState, app_state
 
-__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "EXPOSED_HEADERS", "JSON_TYPES", "Rejection", "Payload", "Handler",
-           "Authorizer", "Endpoint", "json_error", "cors_headers", "content_type", "whole_number",
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "BODY_DEADLINE", "EXPOSED_HEADERS", "JSON_TYPES", "Rejection",
+           "Payload", "Handler", "Authorizer", "Endpoint", "json_error", "cors_headers", "content_type", "whole_number",
            "same_origin_problem", "same_origin_only", "read_body", "parse_json", "read_json", "json_api_route"]
 
 MAX_BODY_BYTES = 65536
 #: Deepest nesting of arrays and objects a JSON body may have (the APIs' bodies need 6).
 MAX_JSON_DEPTH = 64
+#: Scope key of the event-loop time by which a request's body must have arrived (set by `admission.Admission`,
+#: which receives bodies before requests run; without it, `Settings.body_timeout` counts from the first read).
+BODY_DEADLINE = "demo_store.body_deadline"
 #: Content types of JSON bodies the collectors take: beacons send text/plain.
 JSON_TYPES = ("application/json", "text/plain")
 #: `Sec-Fetch-Site` values of requests a page of this store (or the user, by hand) started.
@@ -156,6 +159,14 @@ def content_type(request: Request) -> str:
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
+def _body_deadline(request: Request) -> asyncio.Timeout:
+    """The bound on receiving this request's body: its `BODY_DEADLINE`, else `body_timeout` from now."""
+    deadline = request.scope.get(BODY_DEADLINE)
+    if isinstance(deadline, float):
+        return asyncio.timeout_at(deadline)
+    return asyncio.timeout(app_state(request).settings.body_timeout)
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body, refused with 413 past `limit` bytes (by Content-Length, or while reading: never buffered beyond),
     with 408 (and the connection closed) when it takes longer than the settings' `body_timeout`."""
@@ -170,7 +181,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     size = 0
     timeout = app_state(request).settings.body_timeout
     try:
-        async with asyncio.timeout(timeout):
+        async with _body_deadline(request):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
@@ -188,7 +199,7 @@ async def _discard_body(request: Request, limit: int = MAX_BODY_BYTES) -> None:
     usable."""
     size = 0
     try:
-        async with asyncio.timeout(app_state(request).settings.body_timeout):
+        async with _body_deadline(request):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:

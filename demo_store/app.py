@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.routing import Mount
 
+from .admission import Admission, limiter_from
 from .api import Rejection
 from .assets import StaticAssets, Vendor, dist_cache_control
 from .cart import cart_routes
@@ -38,7 +39,8 @@ def create_app(settings: Settings) -> Starlette:
     tracker = TrackerDist(settings.tracker_dist_dir, settings.tracker_dir, settings.static_dir,
                           full_stdlib=settings.full_stdlib)
     tracker.manifest()
-    state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path), tracker=tracker)
+    state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path), tracker=tracker,
+                     limiter=limiter_from(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -58,13 +60,16 @@ def create_app(settings: Settings) -> Starlette:
                                             cache=dist_cache_control), name="dist"),
     ]
     # Outermost first: unknown hosts are refused before anything runs; the security headers go inside
-    # the compression, so that the CSP can hash the page's inline scripts as they are written.
+    # the compression, so that the CSP can hash the page's inline scripts as they are written; admission
+    # (bodies received, then a bounded number of requests running) inside them, so that its overload
+    # answers get the same headers.
     app = Starlette(
         routes=routes,
         middleware=[Middleware(HostGuard, state=state),
                     Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
                                exclude_content_types=GZIP_EXCLUDED),
-                    Middleware(SecurityHeaders, settings=settings)],
+                    Middleware(SecurityHeaders, settings=settings),
+                    Middleware(Admission, state=state)],
         exception_handlers={HTTPException: error_response, Rejection: error_response, Exception: server_error},
         lifespan=lifespan,
     )

@@ -188,14 +188,19 @@ async def events_json(request: Request) -> Response:
 
 
 async def stats_json(request: Request) -> Response:
-    return JSONResponse(app_state(request).db.stats(), headers={"Cache-Control": "no-store"})
+    """Per destination what arrived and what was refused; `server`: overload answers (any path) and the requests
+    running and waiting now (see `demo_store.admission`)."""
+    state = app_state(request)
+    return JSONResponse({**state.db.stats(), "server": state.limiter.snapshot()}, headers={"Cache-Control": "no-store"})
 
 
 async def reset(request: Request) -> Response:
-    """Forget every received event and rejection and disarm every fault (carts and visits stay)."""
-    db = app_state(request).db
-    db.reset_events()
-    db.disarm_faults()
+    """Forget every received event and rejection (overload answers included) and disarm every fault (carts and
+    visits stay)."""
+    state = app_state(request)
+    state.db.reset_events()
+    state.db.disarm_faults()
+    state.limiter.reset_counts()
     return JSONResponse({"ok": True})
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 if TYPE_CHECKING:
+    from .admission import Limiter
     from .catalog import Catalog
     from .dist import TrackerDist
     from .store_db import Database
@@ -34,6 +35,8 @@ class Settings:
     `allowed_hosts` are the Host header names served besides 127.0.0.1, localhost and [::1] (any port
     unless an entry names one; "*" allows any host); other hosts get a 400 (against DNS rebinding).
     `body_timeout` bounds, in seconds, the reading of one request body (408 past it).
+    `max_requests` requests run at once, at most `max_requests_per_client` of one client address; others wait up
+    to `queue_timeout` seconds for a slot, then get a 503 (`demo_store.admission`).
     `dist_dir` is where the tracker's build goes and is served from, under `/dist/` (default: `dist/` next to
     `tracker_dir`); the store builds it on start when missing or stale. `full_stdlib` ships Pyodide's standard
     library untrimmed (`python -m tracker build --full-stdlib`).
@@ -53,6 +56,9 @@ class Settings:
     tracker_dir: Path = REPO_ROOT / "tracker"
     allowed_hosts: tuple[str, ...] = ()
     body_timeout: float = 30.0
+    max_requests: int = 256
+    max_requests_per_client: int = 64
+    queue_timeout: float = 5.0
     dist_dir: Path | None = None
     full_stdlib: bool = False
 
@@ -69,12 +75,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class AppState:
-    """What every handler of one app needs: settings, catalogue, database, the tracker's build."""
+    """What every handler of one app needs: settings, catalogue, database, the tracker's build, and the limiter of
+    running requests."""
 
     settings: Settings
     catalog: Catalog
     db: Database
     tracker: TrackerDist
+    limiter: Limiter
 
 
 def app_state(request: Request) -> AppState:

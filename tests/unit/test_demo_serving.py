@@ -13,9 +13,10 @@ from demo_store.live import LiveServer
 from demo_store.serving import (
     HEADER_TIMEOUT,
     KEEP_ALIVE_TIMEOUT,
-    LIMIT_CONCURRENCY,
+    MAX_CONNECTIONS_PER_CLIENT,
     MAX_HEAD_BYTES,
     BoundedH11Protocol,
+    connection_budget,
     server_config,
 )
 
@@ -106,10 +107,13 @@ def test_a_stalled_body_gets_408_and_the_connection_is_closed(server: LiveServer
 
 
 def test_server_config_bounds_everything() -> None:
-    """The uvicorn config of `python -m demo_store` and LiveServer: bounded heads, keep-alive, concurrency."""
+    """The uvicorn config of `python -m demo_store` and LiveServer: bounded heads, keep-alive, connection caps (no
+    uvicorn `limit_concurrency`: the app answers overload itself)."""
     config = server_config(object(), "127.0.0.1", 8000)
     assert config.http is BoundedH11Protocol and config.header_timeout == HEADER_TIMEOUT
-    assert config.timeout_keep_alive == KEEP_ALIVE_TIMEOUT and config.limit_concurrency == LIMIT_CONCURRENCY
+    assert config.timeout_keep_alive == KEEP_ALIVE_TIMEOUT and config.limit_concurrency is None
+    assert config.max_connections == connection_budget()
+    assert config.max_connections_per_client == MAX_CONNECTIONS_PER_CLIENT
     assert config.h11_max_incomplete_event_size == MAX_HEAD_BYTES
     assert server_config(object(), "127.0.0.1", 0, header_timeout=2.5).header_timeout == 2.5
 
