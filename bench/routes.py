@@ -41,12 +41,13 @@ ROUTE_TIMEOUT_MS = 30_000
 
 #: The sensor's state, from the closure of gloodTracker.track (the inline sensor's scope).
 SENSOR_STATE_FN = """function () {
-  // The sensor is minified: its state object is the closure variable holding `facts` (an array) and `sent` (a Set).
-  const k = Object.values(this).find((v) => v && Array.isArray(v.facts) && v.sent instanceof Set) || {};
+  // The sensor is minified: its state object (the `Sensor` interface of static/tracker/types.d.ts) is the closure
+  // variable holding `facts` (an array) and `sections` (a Map); relay.js adds its ledger of sent ids.
+  const k = Object.values(this).find((v) => v && Array.isArray(v.facts) && v.sections instanceof Map) || {};
   const size = (x) => x == null ? null : (x.size !== undefined ? x.size : (x.length !== undefined ? x.length
     : Object.keys(x).length));
-  return {els: size(k.els), facts: size(k.facts), sent: size(k.sent), waits: size(k.waits), early: size(k.early),
-          on: size(k.on), seq: k.seq === undefined ? null : k.seq};
+  return {els: size(k.sections), facts: size(k.facts), sent: size(k.ledger), waits: size(k.waits),
+          on: size(k.listeners)};
 }"""
 
 PAGE_SAMPLE_JS = """() => ({

@@ -1,154 +1,217 @@
-// The sensor's second half, imported after the page has loaded: starts the tracker's worker and carries out
-// what it asks of the main thread (send requests, write localStorage, answer questions). docs/design.md §6.
-// The `ans` codes of tracker/core/protocol.py (static/tracker/protocol.js; a test keeps these in step).
-const BEACON_ACCEPTED = 0, NOT_SENT = -1, BEACON_REFUSED = -2;
+// The sensor's second half, imported after the page has loaded: starts the tracker's worker and carries out what it
+// asks of the main thread (send requests, write localStorage, answer questions), and keeps the ledger of what was
+// sent (the handover rule, docs/design.md §6). Messages: tracker/core/protocol.py (protocol.js).
+// @ts-check
 
-export default (k) => {
-  const D = document, W = window, G = "glood_tracker:", h = D.documentElement.dataset;
-  const err = (m) => console.error("[glood-tracker] " + m);
-  const snap = () => {
-    const o = {};
+// The `ans` codes of tracker/core/protocol.py (protocol.js; a test keeps these in step).
+const BEACON_ACCEPTED = 0, NOT_SENT = -1, BEACON_REFUSED = -2;
+const PREFIX = "glood_tracker:";
+// A few requests per task: a burst's many beacons in one task made long tasks (up to 690 ms, bench); the rest follow
+// in the next tasks (a body sent meanwhile, by pagehide, is skipped as sent).
+const PER_TASK = 6;
+
+/** @typedef {import("./protocol.js").SendRequest} SendRequest */
+/** @typedef {import("./protocol.js").HoldRequest} HoldRequest */
+
+/** @param {import("./types").Sensor} sensor */
+export default (sensor) => {
+  const marks = document.documentElement.dataset;
+  /** @param {string} message */
+  const error = (message) => console.error("[glood-tracker] " + message);
+  const snapshot = () => {
+    /** @type {Record<string, string>} */
+    const copy = {};
     try {
       for (let i = 0; i < localStorage.length; i++) {
         const key = localStorage.key(i);
-        if (key.startsWith(G)) o[key] = localStorage.getItem(key);
+        if (key && key.startsWith(PREFIX)) copy[key] = localStorage.getItem(key) || "";
       }
     } catch (e) {}
-    return o;
+    return copy;
   };
-  const write = (w) => (w || []).forEach(([key, v]) => {
-    try { v == null ? localStorage.removeItem(key) : localStorage.setItem(key, v) } catch (e) { k.toWorker({ t: "fail", k: key }) }
+  /** @param {[string, string | null][]} writes */
+  const write = (writes) => (writes || []).forEach(([key, value]) => {
+    try { value == null ? localStorage.removeItem(key) : localStorage.setItem(key, value) } catch (e) { sensor.toWorker({ t: "fail", k: key }) }
   });
-  // A few requests per task: a burst's many beacons in one task made long tasks (up to 690 ms, bench); the rest
-  // follow in the next tasks (a body sent meanwhile, by pagehide, is skipped as sent).
-  const PER_TASK = 6;
-  const answer = (bodies) => {
-    // Once the page is gone (pagehide) nothing more is sent: the record it left is the next page's to send, and
-    // a restore from the back/forward cache says whether it was taken (k.resume).
-    if (k.gone) { k.paused.push(...bodies); return }
-    const a = [];
-    let sent = false;
-    if (bodies.length > PER_TASK) setTimeout(() => !k.stopped && answer(bodies.slice(PER_TASK)), 0);
-    for (const b of bodies.slice(0, PER_TASK)) {
-      if (k.isSent(b)) { a.push([b.n, NOT_SENT, null]); continue }
-      // A keepalive fetch is answered later; one that fails leaves the ledger, so the worker's retry can go.
-      const answered = b.h && ((status, retryAfter) => {
-        if (!(status >= 200 && status < 300)) k.mark(b, 0);
-        k.toWorker({ t: "ans", a: [[b.n, status, retryAfter]] });
-      });
-      let ok = false;
-      try { ok = k.send(b, answered) } catch (e) { err("sending to " + b.u + " failed: " + e) }
-      if (ok) { k.mark(b, 1); sent = true }
-      // BEACON_REFUSED: the keepalive quota is full; the worker fetches it. A fetch is answered when it is over.
-      if (!b.h || !ok) a.push([b.n, ok ? BEACON_ACCEPTED : b.h ? null : BEACON_REFUSED, null]);
-    }
-    if (a.length) k.toWorker({ t: "ans", a });
-    if (sent && k.left) k.keep(); // hidden with a record kept: its ledger follows what was sent since
+
+  // The ledger: "<destination> <event id>" of every body handed to the browser (a beacon, or a keepalive fetch: both
+  // outlive the page) that the worker has not acknowledged yet (a hold's `ack`). Nothing in it is sent again.
+  /** @type {Set<string>} */
+  const ledger = sensor.ledger = new Set();
+  /** @param {HoldRequest | SendRequest} body */
+  const isSent = (body) => body.i.some((id) => ledger.has(body.d + " " + id));
+  /** @param {HoldRequest | SendRequest} body @param {boolean} sent */
+  const mark = (body, sent) => body.i.forEach((id) => sent ? ledger.add(body.d + " " + id) : ledger.delete(body.d + " " + id));
+  /**
+   * A beacon, or with headers a keepalive fetch; true when the browser took it.
+   * @param {HoldRequest | SendRequest} body @param {(status: number | null, retryAfter: string | null) => void} [answered]
+   */
+  const send = (body, answered) => {
+    if (!body.h) return navigator.sendBeacon(body.u, new Blob([body.x], { type: "application/json" }));
+    fetch(body.u, { method: "POST", body: body.x, headers: body.h, keepalive: true, credentials: "omit", mode: "cors" })
+      .then((r) => answered && answered(r.status, r.headers.get("Retry-After")), () => answered && answered(null, null));
+    return true;
   };
-  k.resume = (taken) => {
-    const held = k.paused.splice(0);
+  let all = false, dup = 0;
+
+  // Leaving: the hold's bodies not in the ledger go now; the record keeps the ledger for the next page.
+  sensor.onLeave = (now) => {
+    /** @type {[string, string[]][]} */
+    const out = [];
+    if (now) {
+      all = !!(sensor.hold && sensor.hold.all);
+      for (const body of sensor.hold ? sensor.hold.b : []) {
+        if (isSent(body)) continue;
+        try { if (!send(body)) { all = false; continue } } catch (e) { all = false; continue }
+        out.push([body.d, body.i]); mark(body, true);
+        if (body.f) dup += body.i.length; // in flight by the worker's own fetch, its answer unseen: perhaps twice
+      }
+    }
+    return { all, sent: [...ledger], dup, more: sensor.hold ? sensor.hold.fb : 0, out };
+  };
+  /** @type {SendRequest[]} */
+  const paused = [];
+  sensor.onRestore = (taken) => {
+    dup = 0;
+    const held = paused.splice(0);
     if (!held.length) return;
     // Taken: the events went with the record (the worker drops them on "taken", posted first); else send them now.
-    if (taken) k.toWorker({ t: "ans", a: held.map((b) => [b.n, NOT_SENT, null]) });
+    if (taken) sensor.toWorker({ t: "ans", a: held.map((body) => [body.n, NOT_SENT, null]) });
     else answer(held);
   };
-  const on = (m) => {
-    switch (m.t) {
-      case "send": return answer(m.b);
-      case "hold": {
-        k.hold = m;
-        write(m.w);
-        k.facts = k.facts.filter((x) => x.s > m.upto);
+
+  /** @param {SendRequest[]} bodies */
+  const answer = (bodies) => {
+    // Once the page is gone (pagehide) nothing more is sent: the record it left is the next page's to send, and a
+    // restore from the back/forward cache says whether it was taken (onRestore).
+    if (sensor.gone) { paused.push(...bodies); return }
+    /** @type {import("./protocol.js").Answer[]} */
+    const answers = [];
+    let sent = false;
+    if (bodies.length > PER_TASK) setTimeout(() => !sensor.stopped && answer(bodies.slice(PER_TASK)), 0);
+    for (const body of bodies.slice(0, PER_TASK)) {
+      if (isSent(body)) { answers.push([body.n, NOT_SENT, null]); continue }
+      // A keepalive fetch is answered later; one that fails leaves the ledger, so the worker's retry can go.
+      const answered = body.h ? (/** @type {number | null} */ status, /** @type {string | null} */ retryAfter) => {
+        if (!(status && status >= 200 && status < 300)) mark(body, false);
+        sensor.toWorker({ t: "ans", a: [[body.n, status, retryAfter]] });
+      } : undefined;
+      let ok = false;
+      try { ok = send(body, answered) } catch (e) { error("sending to " + body.u + " failed: " + e) }
+      if (ok) { mark(body, true); sent = true }
+      // BEACON_REFUSED: the keepalive quota is full; the worker fetches it. A fetch is answered when it is over.
+      if (!body.h || !ok) answers.push([body.n, ok ? BEACON_ACCEPTED : body.h ? null : BEACON_REFUSED, null]);
+    }
+    if (answers.length) sensor.toWorker({ t: "ans", a: answers });
+    if (sent && sensor.left) sensor.keep(); // hidden with a record kept: its ledger follows what was sent since
+  };
+
+  /** @param {import("./protocol.js").ToPage} message */
+  const receive = (message) => {
+    switch (message.t) {
+      case "send": return answer(message.b);
+      case "hold":
+        sensor.hold = message;
+        write(message.w);
+        sensor.judged(message.upto);
         // What the worker has settled is out of its queue and its stored backlog (this hold's writes), and its facts
         // are judged: it can no longer be sent again, so the ledger forgets it (a long session's set stays small).
-        for (const x of m.ack || []) k.sent.delete(x);
+        for (const item of message.ack) ledger.delete(item);
         return;
-      }
       case "ready":
-        k.api.ready = true;
-        h.gloodTracker = "ready";
-        return D.dispatchEvent(new CustomEvent("glood:tracker:ready"));
-      case "reply":
-        if (k.waits[m.n]) k.waits[m.n](m.v);
-        delete k.waits[m.n];
+        sensor.api.ready = true;
+        marks.gloodTracker = "ready";
+        document.dispatchEvent(new CustomEvent("glood:tracker:ready"));
         return;
-      case "snap": return k.toWorker({ t: "re", n: m.n, v: snap() });
+      case "reply":
+        if (sensor.waits[message.n]) sensor.waits[message.n](message.v);
+        delete sensor.waits[message.n];
+        return;
+      case "snap": return sensor.toWorker({ t: "re", n: message.n, v: snapshot() });
       case "store":
-        write(m.w);
-        return k.toWorker({ t: "re", n: m.n });
-      case "log": return console[m.l]("[glood-tracker] " + m.m);
-      case "error": h.gloodTracker = "error";
+        write(message.w);
+        return sensor.toWorker({ t: "re", n: message.n });
+      case "log": return console[message.l]("[glood-tracker] " + message.m);
+      case "error": marks.gloodTracker = "error";
     }
   };
   // Shopify's consent banner answers later: a fact like the visitor's setConsent().
-  const consent = (e) => {
-    const a = e.detail && e.detail.analyticsAllowed;
-    const c = a != null ? (a ? "granted" : "denied") : k.shopify();
-    if (c && c !== "pending") k.fact("call", { m: "consent", a: [c === "granted"] });
+  /** @param {Event} event */
+  const consent = (event) => {
+    const detail = /** @type {CustomEvent} */ (event).detail, allowed = detail && detail.analyticsAllowed;
+    const state = allowed != null ? (allowed ? "granted" : "denied") : sensor.consent();
+    if (state && state !== "pending") sensor.fact("call", { m: "consent", a: JSON.stringify([state === "granted"]) });
   };
-  // Single-page navigation: every History/Navigation API change of URL is a fact (one now, for changes made
-  // before the page loaded); the worker decides which are new page views (not a hash, not the same URL).
-  const url = () => k.stopped || k.fact("url", { url: location.href, title: D.title, pd: k.text("glood-page") });
-  for (const m of ["pushState", "replaceState"]) {
-    const original = history[m];
-    history[m] = function (...args) {
-      const result = original.apply(this, args);
+  // Single-page navigation: every History/Navigation API change of URL is a fact (one now, for changes made before
+  // the page loaded); the worker decides which are new page views (not a hash, not the same URL).
+  const url = () => sensor.stopped || sensor.fact("url", { url: location.href, title: document.title, pd: sensor.text("glood-page") });
+  for (const method of /** @type {const} */ (["pushState", "replaceState"])) {
+    const original = history[method];
+    history[method] = function (...args) {
+      const result = original.apply(this, /** @type {any} */ (args));
       url();
       return result;
     };
   }
-  const added = [[D, "visitorConsentCollected", consent], [W, "popstate", url]];
-  if (W.navigation) added.push([W.navigation, "navigatesuccess", url]);
-  for (const [target, type, fn] of added) {
-    k.on.push([target, type, fn]);
-    target.addEventListener(type, fn, true);
+  /** @type {[EventTarget, string, (event: any) => void][]} */
+  const added = [[document, "visitorConsentCollected", consent], [window, "popstate", url]];
+  if (window.navigation) added.push([window.navigation, "navigatesuccess", url]);
+  for (const [target, type, listener] of added) {
+    sensor.listeners.push([target, type, listener]);
+    target.addEventListener(type, listener, true);
   }
   url();
-  k.status = (s) => {
-    if (s) {
-      s.stats.rejected = (s.stats.rejected || 0) + k.rejected;
-      s.watched = k.els.size; // sections the sensor observes now (removed ones are released)
-    }
-    return s;
-  };
-  k.stop = () => {
-    k.stopped = 1;
-    k.api.ready = false;
-    h.gloodTracker = "stopped";
-    k.obs.forEach((o) => o.disconnect());
-    if (k.release) k.release();
-    k.worker.postMessage({ t: "bye" });
-    k.worker.terminate();
-    k.on.forEach(([o, e, f]) => o.removeEventListener(e, f, true));
+  sensor.after = {
+    status: (status) => {
+      if (status) {
+        status.stats.rejected = (status.stats.rejected || 0) + sensor.rejected;
+        status.watched = sensor.sections.size; // sections the sensor observes now (removed ones are released)
+      }
+      return status;
+    },
+    stop: (value) => {
+      sensor.stopped = true;
+      sensor.api.ready = false;
+      marks.gloodTracker = "stopped";
+      sensor.observers.forEach((observer) => observer.disconnect());
+      if (sensor.release) sensor.release();
+      worker.postMessage({ t: "bye" });
+      worker.terminate();
+      sensor.listeners.forEach(([target, type, listener]) => target.removeEventListener(type, listener, true));
+      return value;
+    },
   };
 
-  let ov = null;
-  try { ov = W.gloodTrackerConfig ? JSON.parse(JSON.stringify(W.gloodTrackerConfig)) : null } catch (e) { err("window.gloodTrackerConfig is not JSON: " + e) }
-  const worker = new Worker(k.rt.worker, { type: "module", name: "glood-tracker" });
-  worker.onmessage = (e) => on(e.data);
-  worker.onerror = (e) => { err("the tracker's worker failed: " + (e.message || e)); h.gloodTracker = "error" };
+  /** @type {Record<string, unknown> | null} */
+  let overrides = null;
+  try { overrides = window.gloodTrackerConfig ? JSON.parse(JSON.stringify(window.gloodTrackerConfig)) : null } catch (e) { error("window.gloodTrackerConfig is not JSON: " + e) }
+  const worker = new Worker(sensor.runtime.worker, { type: "module", name: "glood-tracker" });
+  worker.onmessage = (event) => receive(event.data);
+  worker.onerror = (event) => { error("the tracker's worker failed: " + (event.message || event)); marks.gloodTracker = "error" };
   // Shopify's Customer Privacy API is there only once loaded the Shopify way; until it answers, consent waits.
-  const S = W.Shopify;
-  const privacy = () => S && S.customerPrivacy;
-  if (S && !privacy() && S.loadFeatures) {
-    S.loadFeatures([{ name: "consent-tracking-api", version: "0.1" }], (error) => {
-      const c = error ? null : k.shopify();
-      if (error) err("Shopify's consent API did not load (" + error + "); consent stays as the config says");
-      if (c && c !== "pending") k.fact("call", { m: "consent", a: [c === "granted"] });
-      else if (error && !k.rt.rc) k.fact("call", { m: "consent", a: [true] });
+  const shopify = window.Shopify;
+  const privacy = () => shopify && shopify.customerPrivacy;
+  if (shopify && !privacy() && shopify.loadFeatures) {
+    shopify.loadFeatures([{ name: "consent-tracking-api", version: "0.1" }], (failure) => {
+      const state = failure ? null : sensor.consent();
+      if (failure) error("Shopify's consent API did not load (" + failure + "); consent stays as the config says");
+      if (state && state !== "pending") sensor.fact("call", { m: "consent", a: JSON.stringify([state === "granted"]) });
+      else if (failure && !sensor.runtime.rc) sensor.fact("call", { m: "consent", a: "[true]" });
     });
   }
+  /** @type {boolean | null} */
   let sale = null;
-  try { sale = privacy() && privacy().saleOfDataAllowed ? !!privacy().saleOfDataAllowed() : null } catch (e) {}
-  const sig = {
-    shopify: privacy() ? k.shopify() : null, loading: !!S && !privacy(), gpc: navigator.globalPrivacyControl === true,
-    sale, webdriver: navigator.webdriver === true, ua: navigator.userAgent,
+  try {
+    const allowed = privacy();
+    sale = allowed && allowed.saleOfDataAllowed ? !!allowed.saleOfDataAllowed() : null;
+  } catch (e) {}
+  const signals = {
+    shopify: privacy() ? sensor.consent() || null : null, loading: !!shopify && !privacy(),
+    gpc: navigator.globalPrivacyControl === true, sale, webdriver: navigator.webdriver === true, ua: navigator.userAgent,
   };
   worker.postMessage({
-    t: "boot", rt: k.rt, page: k.start, quiet: k.quiet, cfg: k.text("glood-tracker-config"), ov, prev: k.prev || null, store: snap(),
-    dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig,
+    t: "boot", rt: sensor.runtime, page: sensor.start, quiet: sensor.quiet, cfg: sensor.text("glood-tracker-config"),
+    ov: overrides, prev: sensor.previous, store: snapshot(), dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig: signals,
   });
-  k.worker = worker;
-  k.sendFacts();
-  k.early.splice(0).forEach((m) => worker.postMessage(m));
+  sensor.attach(worker);
 };

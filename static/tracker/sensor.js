@@ -1,201 +1,265 @@
-/* Glood tracker sensor (main thread, inline in <head>): records DOM facts from the first moment and, when the
-   page goes, sends what the worker left ready and keeps what it has not judged. It judges nothing: Python in
-   the worker does. After the page has loaded it imports relay.js, which starts the worker. docs/design.md §6. */
+/* Glood tracker sensor (main thread, inline in <head>, minified by the build): records DOM facts from the first
+   moment and, when the page is left, keeps what the next page needs. It judges nothing: Python in the worker does.
+   After the page has loaded it imports relay.js, which starts the worker and does the sending; the two share the
+   `Sensor` interface (types.d.ts). Messages and facts: tracker/core/protocol.py, docs/design.md §6. */
+// @ts-check
 (() => {
-  const W = window, D = document, N = navigator, P = performance, G = "glood_tracker:";
-  const rt = JSON.parse(D.currentScript.dataset.runtime);
+  const PREFIX = "glood_tracker:";
+  const script = /** @type {HTMLScriptElement} */ (document.currentScript);
+  /** @type {import("./protocol.js").Runtime} */
+  const runtime = JSON.parse(script.dataset.runtime || "{}");
+  const now = () => performance.timeOrigin + performance.now();
   // (randomUUID exists only in secure contexts: a store tried on a LAN address over http gets the fallback.)
-  const uid = () => crypto.randomUUID ? crypto.randomUUID()
-    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, c => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
-  const ls = f => { try { return f(localStorage) } catch (e) {} };
-  const text = id => { const el = D.getElementById(id); return el ? el.textContent : null };
-  // k: the state relay.js shares (facts not yet judged, the worker's last hold, what was sent, questions waiting).
-  // sent: "<destination> <event id>" of every body handed to the browser (beacon or keepalive fetch) that the worker
-  // has not acknowledged yet: the ledger of the handover rule (docs/design.md §6). left: the last fact in the
-  // record this page left (0: none); quiet: facts up to it went to another page with that record.
-  const k = {rt, page: uid(), pv: uid(), seq: 0, facts: [], posted: 0, sent: new Set(), early: [], waits: {}, asks: 0, rejected: 0, text,
-    left: 0, leftAt: 0, quiet: 0, dup: 0, gone: 0, paused: []};
-  // The page's start-up facts, captured now (the time origin, visibility and page context at its start), never
-  // when it is left: the next page judges the page from them if this page's worker never did.
-  k.start = {page: k.page, pv: k.pv, t0: P.timeOrigin + ((P.getEntriesByType("navigation")[0] || {}).activationStart || 0),
-    url: location.href, ref: D.referrer, title: D.title, vw: innerWidth, vh: innerHeight, ua: N.userAgent,
-    vis: D.visibilityState == "visible", pd: text("glood-page")};
-  try { k.prev = sessionStorage.getItem(G + "tab"); sessionStorage.setItem(G + "tab", k.page) } catch (e) {}
-  k.toWorker = m => k.worker ? k.worker.postMessage(m) : k.early.push(m);
-  k.sendFacts = () => {
-    k.queued = 0;
-    const f = k.facts.filter(x => x.s > k.posted);
-    if (k.worker && f.length) { k.posted = k.seq; k.worker.postMessage({t: "facts", f}) }
+  const uuid = () => crypto.randomUUID ? crypto.randomUUID()
+    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, c => (+c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> +c / 4).toString(16));
+  /** @template T @param {(storage: Storage) => T} use @returns {T | undefined} */
+  const withStorage = use => { try { return use(localStorage) } catch (error) { return undefined } };
+  /** @param {string} id */
+  const textOf = id => { const element = document.getElementById(id); return element ? element.textContent : null };
+  const pageId = uuid(), pageviewId = uuid();
+  const navigation = /** @type {PerformanceNavigationTiming | undefined} */ (performance.getEntriesByType("navigation")[0]);
+
+  const api = window.gloodTracker = window.gloodTracker || /** @type {import("./types").GloodTracker} */ ({}), stub = api.q;
+  /** @type {import("./types").Sensor} */
+  const sensor = {
+    runtime, api,
+    // The page's start-up facts, captured now (time origin, visibility, page context at its start), never when it
+    // is left: the next page judges the page from them if this page's worker never did.
+    start: {page: pageId, pv: pageviewId, t0: performance.timeOrigin + (navigation && navigation.activationStart || 0),
+      url: location.href, ref: document.referrer, title: document.title, vw: innerWidth, vh: innerHeight,
+      ua: navigator.userAgent, vis: document.visibilityState == "visible", pd: textOf("glood-page")},
+    previous: null, quiet: 0, left: 0, gone: false, stopped: false, rejected: 0,
+    facts: [], sections: new Map(), waits: {}, listeners: [], observers: [],
+    text: textOf,
+    fact: (kind, fields, time) => {
+      facts.push(/** @type {import("./protocol.js").Fact} */ ({s: ++seq, t: time || now(), k: kind, ...fields}));
+      if (worker && !factsQueued) { factsQueued = true; queueMicrotask(postFacts) }
+    },
+    toWorker: message => worker ? worker.postMessage(message) : early.push(message),
+    attach: started => { worker = started; postFacts(); early.splice(0).forEach(message => started.postMessage(message)) },
+    consent: () => shopifyConsent(),
+    keep: () => keep(sensor.onLeave ? sensor.onLeave(false) : NOTHING_SENT),
+    judged: upto => { let count = 0; while (count < facts.length && facts[count].s <= upto) count++; facts.splice(0, count) },
   };
-  const fact = (kind, o, t) => {
-    k.facts.push(Object.assign({s: ++k.seq, t: t || P.timeOrigin + P.now(), k: kind}, o));
-    if (k.worker && !k.queued) { k.queued = 1; queueMicrotask(k.sendFacts) }
+  const facts = sensor.facts, sections = sensor.sections, fact = sensor.fact;
+  /** @type {Worker | undefined} */
+  let worker;
+  /** @type {import("./protocol.js").ToWorker[]} */
+  const early = [];
+  let seq = 0, posted = 0, factsQueued = false, leftAt = 0, asked = 0;
+  const postFacts = () => {
+    factsQueued = false;
+    const fresh = facts.filter(item => item.s > posted);
+    if (worker && fresh.length) { posted = seq; worker.postMessage({t: "facts", f: fresh}) }
   };
-  k.fact = fact;
+  try { sensor.previous = sessionStorage.getItem(PREFIX + "tab"); sessionStorage.setItem(PREFIX + "tab", pageId) } catch (error) {}
 
   // Sections: found at DOMContentLoaded, then added, removed or re-served (MutationObserver); visibility (IntersectionObserver).
-  const SEC = "[data-glood-section]", PROD = "[data-glood-product-id]", keys = new WeakMap(), els = new Map();
-  k.els = els;
-  let n = 0;
-  const ref = el => el ? [el.dataset.gloodProductId, el.dataset.gloodVariantId || null] : null;
-  const io = new IntersectionObserver(es => D.prerendering || es.forEach(e => {
-    const i = keys.get(e.target), a = r => r ? r.width * r.height : 0;
-    i && fact("io", {i, r: [a(e.intersectionRect), a(e.boundingClientRect), a(e.rootBounds)]}, P.timeOrigin + e.time);
+  const SECTION = "[data-glood-section]", PRODUCT = "[data-glood-product-id]";
+  /** @type {WeakMap<Element, number>} */
+  const keys = new WeakMap();
+  let lastKey = 0, pageData = sensor.start.pd;
+  /** @param {Element | null} element @returns {[string, string | null] | null} */
+  const productOf = element => element instanceof HTMLElement
+    ? [element.dataset.gloodProductId || "", element.dataset.gloodVariantId || null] : null;
+  /** @param {DOMRectReadOnly | null} rect */
+  const area = rect => rect ? rect.width * rect.height : 0;
+  const visibility = new IntersectionObserver(entries => document.prerendering || entries.forEach(entry => {
+    const key = keys.get(entry.target);
+    key && fact("io", {i: key, r: [area(entry.intersectionRect), area(entry.boundingClientRect), area(entry.rootBounds)]},
+      performance.timeOrigin + entry.time);
   }), {threshold: [0, .1, .2, .3, .4, .5, .6, .7, .8, .9, 1]});
-  const add = el => {
-    if (keys.has(el)) return keys.get(el);
-    const i = ++n, a = {};
-    keys.set(el, i); els.set(i, el);
-    for (const d in el.dataset) d.startsWith("glood") && (a[d] = el.dataset[d]);
-    fact("sec", {i, a, p: [...el.querySelectorAll(PROD)].map(ref)});
-    io.observe(el);
-    return i;
+  /** @param {Element} element @returns {number} */
+  const watch = element => {
+    const known = keys.get(element);
+    if (known) return known;
+    const key = ++lastKey, attributes = /** @type {Record<string, string>} */ ({});
+    const data = /** @type {HTMLElement} */ (element).dataset || {};
+    keys.set(element, key); sections.set(key, element);
+    for (const name in data) name.startsWith("glood") && (attributes[name] = data[name] || "");
+    fact("sec", {i: key, a: attributes, p: [...element.querySelectorAll(PRODUCT)].map(productOf)});
+    visibility.observe(element);
+    return key;
   };
-  const forget = (i, el) => { els.delete(i); keys.delete(el); io.unobserve(el); fact("gone", {i}) };
-  const scan = root => { root.matches && root.matches(SEC) && add(root); root.querySelectorAll && root.querySelectorAll(SEC).forEach(add) };
-  const mo = new MutationObserver(rs => {
-    for (const r of rs) r.type == "attributes" ? keys.has(r.target) && (forget(keys.get(r.target), r.target), add(r.target)) : r.addedNodes.forEach(scan);
-    for (const [i, el] of els) el.isConnected || forget(i, el);
-    const pd = text("glood-page");
-    pd != k.pd && fact("pd", {pd: k.pd = pd});
+  /** @param {number} key @param {Element} element */
+  const forget = (key, element) => { sections.delete(key); keys.delete(element); visibility.unobserve(element); fact("gone", {i: key}) };
+  /** @param {Node} root */
+  const scan = root => {
+    root instanceof Element && root.matches(SECTION) && watch(root);
+    (root instanceof Element || root instanceof Document) && root.querySelectorAll(SECTION).forEach(watch);
+  };
+  const changes = new MutationObserver(records => {
+    for (const record of records) {
+      const target = /** @type {Element} */ (record.target);
+      if (record.type != "attributes") record.addedNodes.forEach(scan);
+      else if (keys.has(target)) { forget(keys.get(target) || 0, target); watch(target) } // re-served: a new render
+    }
+    for (const [key, element] of sections) element.isConnected || forget(key, element);
+    const text = textOf("glood-page");
+    text != pageData && fact("pd", {pd: pageData = text});
   });
 
   // Shopper actions: clicks (also middle and modifier clicks) on recommended products, cart forms.
-  const click = e => {
-    const t = e.target, p = t.closest && t.closest(PROD), s = p && p.closest(SEC);
-    s && !t.closest('form[action$="/cart/add"]') && (e.type == "click" || e.button == 1) && fact("click", {i: add(s), p: ref(p), b: e.button});
+  const CART_ADD = 'form[action$="/cart/add"]';
+  /** @param {MouseEvent} event */
+  const click = event => {
+    const target = /** @type {Element} */ (event.target), product = target.closest && target.closest(PRODUCT);
+    const section = product && product.closest(SECTION);
+    section && !target.closest(CART_ADD) && (event.type == "click" || event.button == 1)
+      && fact("click", {i: watch(section), p: productOf(product), b: event.button});
   };
-  const submit = e => {
-    const f = e.target, c = f.matches && (f.matches('form[action$="/cart/add"]') ? "add" : f.matches('form[action$="/cart/change"]') && "chg");
-    if (!c) return;
-    const d = new FormData(f), s = f.closest(SEC);
-    fact(c, {i: s ? add(s) : 0, p: ref(f.closest(PROD)), v: d.get("id"), q: d.get("quantity"), l: d.get("line")});
-  };
-
-  // Consent for what is stored or sent before the worker says: Shopify's Customer Privacy API, else require_consent + setConsent().
-  // (A Shopify page whose Customer Privacy API is not loaded yet is pending: relay.js loads it.)
-  k.shopify = () => {
-    const c = W.Shopify && W.Shopify.customerPrivacy;
-    if (c) try { return c.analyticsProcessingAllowed() ? "granted" : (c.currentVisitorConsent() || {}).analytics == "no" ? "denied" : "pending" } catch (e) { return "pending" }
-    if (W.Shopify) return "pending";
-  };
-  const allowed = () => k.hold ? k.hold.c == "granted" : !(N.globalPrivacyControl && rt.gpc)
-    && (k.shopify() || (k.given != null ? (k.given ? "granted" : "denied") : ((W.gloodTrackerConfig || {}).require_consent ?? rt.rc) ? "pending" : "granted")) == "granted";
-
-  // Sending: a beacon, or with headers a keepalive fetch (it outlives the page like a beacon); true when the browser
-  // took it. What it took is in the ledger (k.sent) until the worker acknowledges it (a hold's `ack`).
-  const sentKey = (b, i) => b.d + " " + i;
-  k.isSent = b => b.i.some(i => k.sent.has(sentKey(b, i)));
-  k.mark = (b, on) => b.i.forEach(i => on ? k.sent.add(sentKey(b, i)) : k.sent.delete(sentKey(b, i)));
-  k.send = (b, answered) => {
-    if (!b.h) return N.sendBeacon(b.u, new Blob([b.x], {type: "application/json"}));
-    fetch(b.u, {method: "POST", body: b.x, headers: b.h, keepalive: true, credentials: "omit", mode: "cors"})
-      .then(r => answered && answered(r.status, r.headers.get("Retry-After")), e => answered && answered(null, null));
-    return true;
+  /** @param {SubmitEvent} event */
+  const submit = event => {
+    const form = /** @type {HTMLFormElement} */ (event.target);
+    const kind = form.matches && (form.matches(CART_ADD) ? "add" : form.matches('form[action$="/cart/change"]') && "chg");
+    if (!kind) return;
+    const data = new FormData(form), section = form.closest(SECTION), field = (/** @type {string} */ name) => {
+      const value = data.get(name);
+      return typeof value == "string" ? value : null;
+    };
+    fact(kind, {i: section ? watch(section) : 0, p: productOf(form.closest(PRODUCT)), v: field("id"), q: field("quantity"), l: field("line")});
   };
 
-  // Leaving (hidden or pagehide). The handover rule (docs/design.md §6): every event goes out at most once while
-  // pages live and at least once overall. The sensor sends the bodies of the worker's last hold not already in the
-  // ledger, then keeps one record for whichever page comes next: the start-up facts, the judge's state, the facts
-  // not judged yet, and the ledger (the ids this page sent that the stored backlog or those facts may still hold).
-  const RECORD = G + "facts:" + k.page;
-  k.keep = (more = 0) => ls(s => {
-    const h = k.hold;
+  // Consent for what is stored before the worker says: Shopify's Customer Privacy API, else require_consent +
+  // setConsent(). (A Shopify page whose Customer Privacy API is not loaded yet is pending: relay.js loads it.)
+  /** @returns {"granted" | "denied" | "pending" | undefined} */
+  const shopifyConsent = () => {
+    const privacy = window.Shopify && window.Shopify.customerPrivacy;
+    if (privacy) try {
+      return privacy.analyticsProcessingAllowed() ? "granted" : (privacy.currentVisitorConsent() || {}).analytics == "no" ? "denied" : "pending";
+    } catch (error) { return "pending" }
+    if (window.Shopify) return "pending";
+  };
+  /** @type {boolean | undefined} */
+  let given;
+  const allowed = () => sensor.hold ? sensor.hold.c == "granted" : !(navigator.globalPrivacyControl && runtime.gpc)
+    && (shopifyConsent() || (given != null ? (given ? "granted" : "denied")
+      : ((window.gloodTrackerConfig || {}).require_consent ?? runtime.rc) ? "pending" : "granted")) == "granted";
+
+  // Leaving (hidden, or pagehide): relay.js sends the bodies of the worker's last hold, then one record keeps what
+  // the next page needs (docs/design.md §6, "The handover rule").
+  const RECORD = PREFIX + "facts:" + pageId;
+  /** @type {import("./types").Handover} */
+  const NOTHING_SENT = {all: false, sent: [], dup: 0, more: 0, out: []};
+  /** @param {import("./types").Handover} handover */
+  const keep = handover => withStorage(storage => {
     // The stored backlog is what the hold's bodies carried: gone with them when every one went.
-    k.all && s.removeItem(G + "outbox:" + k.page);
-    if (h && !k.facts.length && k.all) return s.removeItem(RECORD); // nothing left to hand over
-    const r = {v: 1, seen: Date.now(), boot: k.start, st: h && h.st, f: k.facts, x: 0, sent: [...k.sent], dup: k.dup + more, quiet: k.quiet};
-    while (JSON.stringify(r).length > 65536 && r.f.length) { r.f = r.f.slice(0, -1); r.x = k.facts.length - r.f.length }
-    s.setItem(RECORD, JSON.stringify(r));
-    k.left = k.seq; k.leftAt = r.seen; // written: facts up to k.left and the backlog now belong to the record
+    handover.all && storage.removeItem(PREFIX + "outbox:" + pageId);
+    if (sensor.hold && !facts.length && handover.all) return storage.removeItem(RECORD); // nothing left to hand over
+    /** @type {import("./protocol.js").Record} */
+    const record = {v: 1, seen: Date.now(), boot: sensor.start, st: sensor.hold ? sensor.hold.st : null, f: facts, x: 0,
+      sent: handover.sent, dup: handover.dup + handover.more, quiet: sensor.quiet};
+    while (JSON.stringify(record).length > 65536 && record.f.length) { record.f = record.f.slice(0, -1); record.x = facts.length - record.f.length }
+    storage.setItem(RECORD, JSON.stringify(record));
+    sensor.left = seq; leftAt = record.seen; // written: facts up to `left` and the stored backlog now belong to it
   });
   const leave = () => {
     // Gone already (pagehide comes before the last visibilitychange): the record may be another page's by now.
-    if (D.prerendering || k.stopped || k.gone) return;
-    scan(D);
+    if (document.prerendering || sensor.stopped || sensor.gone) return;
+    scan(document);
     if (!allowed()) return;
-    const out = [];
-    k.all = k.hold && k.hold.all;
-    for (const b of k.hold ? k.hold.b : []) {
-      if (k.isSent(b)) continue;
-      try { if (!k.send(b)) { k.all = 0; continue } } catch (e) { k.all = 0; continue }
-      out.push([b.d, b.i]); k.mark(b, 1);
-      if (b.f) k.dup += b.i.length; // in flight by the worker's own fetch, its answer unseen: perhaps twice
-    }
-    // The worker's own fetches of events the hold's bodies do not carry: the stored backlog sends them again.
-    k.keep(k.hold ? k.hold.fb || 0 : 0);
-    k.toWorker({t: "hide", sent: out, dup: k.dup});
+    const handover = sensor.onLeave ? sensor.onLeave(true) : NOTHING_SENT;
+    keep(handover);
+    sensor.toWorker({t: "hide", sent: handover.out, dup: handover.dup});
   };
-  // Visible again (never left): the record goes, the worker judges everything live.
-  const back = () => { ls(s => s.removeItem(RECORD)); k.left = k.dup = 0 };
-  // Restored from the back/forward cache: the record this page left is still there (taken back) or another page
-  // took it, and with it the facts up to k.left and every event made until then: the worker drops those.
+  // Visible again (never left): the record goes; the worker judges everything live.
+  const back = () => { withStorage(storage => storage.removeItem(RECORD)); sensor.left = 0; sensor.onRestore && sensor.onRestore(false) };
+  // Restored from the back/forward cache: the record this page left is still there (taken back), or another page
+  // took it, and with it the facts up to `left` and every event made until it was written: the worker drops those.
   const restored = () => {
-    let taken = false;
-    ls(s => { taken = k.left > 0 && s.getItem(RECORD) == null; s.removeItem(RECORD) });
-    if (taken) { k.quiet = k.left; k.toWorker({t: "taken", upto: k.left, at: k.leftAt}) }
-    k.left = k.dup = k.gone = 0;
-    k.resume && k.resume(taken);
+    const taken = sensor.left > 0 && withStorage(storage => storage.getItem(RECORD)) === null;
+    withStorage(storage => storage.removeItem(RECORD));
+    if (taken) { sensor.quiet = sensor.left; sensor.toWorker({t: "taken", upto: sensor.left, at: leftAt}) }
+    sensor.left = 0; sensor.gone = false;
+    sensor.onRestore && sensor.onRestore(taken);
   };
-  const lock = granted => N.locks ? N.locks.request(G + "tab:" + k.page, () => { granted && granted(); return new Promise(r => k.release = r) }).catch(() => {})
-    : granted && granted();
-  const idle = () => (W.requestIdleCallback || setTimeout)(() => D.prerendering || k.started++ || import(rt.relay).then(m => m.default(k)), {timeout: 2000});
-  k.started = 0;
-  k.on = [[D, "click", click], [D, "auxclick", click], [D, "submit", submit],
-    [D, "visibilitychange", () => { const v = D.visibilityState == "visible"; fact("vis", {v}); v ? k.gone || back() : leave() }],
-    // Gone: from now on nothing is sent (relay.js holds the worker's requests) until a restore says whether the
-    // record was taken; the tab lock is released, so another page may take the record.
-    [W, "pagehide", () => { leave(); k.gone = 1; k.release && k.release(); k.release = 0 }],
-    [W, "pageshow", e => {
-      if (!e.persisted) return;
-      k.pv = uid(); fact("show", {pv: k.pv});
+  /** @param {() => void} [granted] */
+  const lock = granted => navigator.locks ? navigator.locks.request(PREFIX + "tab:" + pageId, () => {
+    granted && granted();
+    return new Promise(release => sensor.release = () => release(undefined));
+  }).catch(() => {}) : granted && granted();
+  const idle = () => (window.requestIdleCallback || setTimeout)(() => document.prerendering || started++
+    || import(runtime.relay).then(module => module.default(sensor)), {timeout: 2000});
+  let started = 0;
+  sensor.listeners = [[document, "click", click], [document, "auxclick", click], [document, "submit", submit],
+    [document, "visibilitychange", () => {
+      const visible = document.visibilityState == "visible";
+      fact("vis", {v: visible});
+      visible ? sensor.gone || back() : leave();
+    }],
+    // Gone: nothing more is sent (relay.js holds the worker's requests) until a restore says whether the record
+    // was taken; the tab lock is released, so another page may take the record.
+    [window, "pagehide", () => { leave(); sensor.gone = true; sensor.release && sensor.release(); sensor.release = undefined }],
+    [window, "pageshow", (/** @type {PageTransitionEvent} */ event) => {
+      if (!event.persisted) return;
+      fact("show", {pv: uuid()});
       // The tab lock is taken back under the adoption lock, so an adopting worker either took the record or sees
       // this page alive.
-      N.locks ? N.locks.request(G + "adopt", () => new Promise(done => lock(() => { restored(); done() }))).catch(restored) : restored();
+      navigator.locks ? navigator.locks.request(PREFIX + "adopt", () => new Promise(done => lock(() => { restored(); done(undefined) })))
+        .catch(restored) : restored();
     }]];
-  k.obs = [io, mo];
+  sensor.observers = [visibility, changes];
 
   // The public API: calls are facts like any other (ids made here, at once); questions wait for the worker.
-  const api = W.gloodTracker = W.gloodTracker || {}, stub = api.q;
-  const ask = m => k.stopped ? Promise.resolve(m == "flush" || m == "pending" ? 0 : null)
-    : new Promise(r => { k.waits[++k.asks] = r; k.sendFacts(); k.toWorker({t: "ask", n: k.asks, m}) });
-  // Data as JSON text, or the reason it is not JSON (cycles, functions, BigInt, throwing getters). Text, so
-  // that however deep it is, posting it to the worker cannot overflow the stack; the worker judges depth.
-  const plain = x => {
-    try { return JSON.stringify(x, (key, v) => { if (typeof v == "function") throw TypeError(key + " is a function"); return v }) } catch (e) { return e }
+  /** @param {"flush" | "pending" | "status" | "stop"} method */
+  const ask = method => sensor.stopped ? Promise.resolve(method == "flush" || method == "pending" ? 0 : null)
+    : new Promise(resolve => { sensor.waits[++asked] = resolve; postFacts(); sensor.toWorker({t: "ask", n: asked, m: method}) });
+  // Data as JSON text, or the reason it is not JSON (cycles, functions, BigInt, throwing getters). Text, so that
+  // however deep it is, posting it to the worker cannot overflow the stack; the worker judges depth.
+  /** @param {unknown} value @returns {string | Error} */
+  const plain = value => {
+    try {
+      return JSON.stringify(value, (key, item) => { if (typeof item == "function") throw TypeError(key + " is a function"); return item });
+    } catch (error) { return /** @type {Error} */ (error) }
   };
-  const track = (t, name, data, custom) => {
-    const a = plain([name, data ?? null, custom ?? null]);
-    if (k.stopped || typeof name != "string" || a instanceof Error) {
-      k.stopped || (k.rejected++, console.error("[glood-tracker] track(" + String(name).slice(0, 80) + ") rejected: " + (a instanceof Error ? a : "no name")));
+  /** @param {string} why */
+  const refuse = why => { sensor.rejected++; console.error("[glood-tracker] " + why) };
+  /** @param {number} time @param {unknown} name @param {unknown} [data] @param {unknown} [custom] */
+  const track = (time, name, data, custom) => {
+    const args = plain([name, data ?? null, custom ?? null]);
+    if (sensor.stopped) return null;
+    if (typeof name != "string" || args instanceof Error) {
+      refuse("track(" + String(name).slice(0, 80) + ") rejected: " + (args instanceof Error ? args : "no name"));
       return null;
     }
-    if (k.given === false || k.hold && k.hold.c == "denied") return null; // consent denied: nothing is made
-    const e = uid();
-    fact("call", {m: "track", a, e}, t);
-    return e;
+    if (given === false || sensor.hold && sensor.hold.c == "denied") return null; // consent denied: nothing is made
+    const id = uuid();
+    fact("call", {m: "track", a: args, e: id}, time);
+    return id;
   };
-  api.track = (n, d, c) => track(0, n, d, c);
-  const call = (m, a) => (a = plain(a)) instanceof Error ? (k.rejected++, console.error("[glood-tracker] " + m + "() rejected: " + a)) : fact("call", {m, a});
-  api.setConsent = v => call("consent", [k.given = !!v]);
+  /** @param {"consent" | "identify" | "reset"} method @param {unknown[]} args */
+  const call = (method, args) => {
+    const text = plain(args);
+    text instanceof Error ? refuse(method + "() rejected: " + text) : fact("call", {m: method, a: text});
+  };
+  api.track = (name, data, custom) => track(0, name, data, custom);
+  api.setConsent = granted => call("consent", [given = !!granted]);
   api.identify = (id, traits) => call("identify", [id, traits ?? null]);
   api.reset = () => call("reset", []);
-  api.onReady = f => api.ready ? queueMicrotask(f) : D.addEventListener("glood:tracker:ready", () => f(), {once: true});
-  api.page = d => (d = plain(d)) instanceof Error ? (k.rejected++, console.error("[glood-tracker] page() rejected: " + d)) : fact("pd", {pd: d});
-  ["flush", "pending", "status", "stop"].forEach(m => api[m] = () => ask(m).then(v => k[m] ? k[m](v) : v));
+  api.onReady = callback => api.ready ? queueMicrotask(callback) : document.addEventListener("glood:tracker:ready", () => callback(), {once: true});
+  api.page = data => { const text = plain(data); text instanceof Error ? refuse("page() rejected: " + text) : fact("pd", {pd: text}) };
+  for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"]))
+    api[method] = () => ask(method).then(value => { const after = sensor.after && sensor.after[method]; return after ? after(value) : value });
   api.ready = false;
-  api.version = rt.version;
-  k.api = api;
+  api.version = runtime.version;
   delete api.q;
   // An older stub's queue: each well-formed entry replayed with its time, each bad one refused on its own.
-  const refuse = why => { k.rejected++; console.error("[glood-tracker] gloodTracker.q: " + why) };
-  stub == null || (Array.isArray(stub) ? stub : refuse("not an array, ignored") || []).forEach((c, n) =>
-    Array.isArray(c) ? track(Number(c[0]) || 0, c[1], c[2], c[3]) : refuse("entry " + n + " is not [time, name, data, customData], refused"));
+  stub == null || (Array.isArray(stub) ? stub : (refuse("gloodTracker.q: not an array, ignored"), [])).forEach((entry, index) =>
+    Array.isArray(entry) ? track(Number(entry[0]) || 0, entry[1], entry[2], entry[3])
+      : refuse("gloodTracker.q: entry " + index + " is not [time, name, data, customData], refused"));
 
-  k.on.forEach(([o, e, f]) => o.addEventListener(e, f, true));
+  sensor.listeners.forEach(([target, type, listener]) => target.addEventListener(type, listener, true));
   lock();
-  const watch = () => { k.start.pd = k.pd = text("glood-page"); k.start.title = D.title; scan(D); mo.observe(D.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]}) };
-  D.readyState == "loading" ? D.addEventListener("DOMContentLoaded", watch) : watch();
-  D.prerendering && D.addEventListener("prerenderingchange", () => { k.start.t0 = P.timeOrigin + P.now(); k.start.vis = D.visibilityState == "visible"; els.forEach(el => { io.unobserve(el); io.observe(el) }); idle() });
-  D.readyState == "complete" ? idle() : W.addEventListener("load", idle);
+  const begin = () => {
+    sensor.start.pd = pageData = textOf("glood-page"); sensor.start.title = document.title;
+    scan(document);
+    changes.observe(document.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]});
+  };
+  document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", begin) : begin();
+  document.prerendering && document.addEventListener("prerenderingchange", () => {
+    sensor.start.t0 = now(); sensor.start.vis = document.visibilityState == "visible";
+    sections.forEach(element => { visibility.unobserve(element); visibility.observe(element) });
+    idle();
+  });
+  document.readyState == "complete" ? idle() : window.addEventListener("load", idle);
 })();

@@ -1,0 +1,114 @@
+// Types of the page's side of the tracker, for `tsc --checkJs` (scripts/test.sh): the interface sensor.js and
+// relay.js share, the public API, and the browser features the type library does not know yet. Messages and
+// facts are in protocol.js, generated from tracker/core/protocol.py.
+import type { Fact, Hold, PageStart, Runtime, ToWorker } from "./protocol.js";
+
+/** What relay.js learns from the ledger when the page is left (or asks again while it is hidden). */
+export interface Handover {
+  /** The hold carried every stored event and every one of its bodies went: the stored backlog can go. */
+  all: boolean;
+  /** The ledger: "<destination> <event id>" of what this page handed to the browser, not acknowledged yet. */
+  sent: string[];
+  /** Events sent again while the worker's own fetch of them was unanswered (the one allowed double send). */
+  dup: number;
+  /** Events in flight by the worker's fetch that the stored backlog sends again (the hold's `fb`). */
+  more: number;
+  /** What was sent now: [destination, event ids]. */
+  out: [string, string[]][];
+}
+
+/** The sensor as relay.js sees it: one object, created inline before anything else of the tracker runs. */
+export interface Sensor {
+  readonly runtime: Runtime;
+  /** The page's start-up facts (captured when it started). */
+  readonly start: PageStart;
+  /** This tab's previous page id (sessionStorage), or null. */
+  previous: string | null;
+  /** Facts up to this one went to another page with a taken record: judged quietly. */
+  quiet: number;
+  /** The last fact in the record this page left (0: none). */
+  left: number;
+  /** Past pagehide: nothing more is sent until a restore says whether the record was taken. */
+  gone: boolean;
+  stopped: boolean;
+  /** Calls refused on the page (counted in status().stats.rejected). */
+  rejected: number;
+  /** Facts not yet judged by the worker (in order; `judged` drops the ones a hold reflects). */
+  readonly facts: Fact[];
+  /** Sections watched now, by key. */
+  readonly sections: Map<number, Element>;
+  /** The worker's last hold (bodies to send when the page goes, its state, consent). */
+  hold?: Hold;
+  /** Answers awaited by the API's questions, by number. */
+  readonly waits: Record<number, (value: unknown) => void>;
+  /** Listeners and observers the sensor added (stop() removes them). */
+  listeners: [EventTarget, string, (event: any) => void][];
+  observers: { disconnect(): void }[];
+  /** Releases the tab's Web Lock (set while it is held). */
+  release?: () => void;
+  api: GloodTracker;
+
+  text(id: string): string | null;
+  fact(kind: Fact["k"], fields: object, time?: number): void;
+  toWorker(message: ToWorker): void;
+  /** The worker is up: facts and early messages go to it. */
+  attach(worker: Worker): void;
+  /** Shopify's Customer Privacy answer, or undefined without Shopify. */
+  consent(): "granted" | "denied" | "pending" | undefined;
+  /** Write the record again (a hidden page sent more: its ledger follows). */
+  keep(): void;
+  /** Facts up to `upto` are judged (a hold): dropped. */
+  judged(upto: number): void;
+
+  // Set by relay.js.
+  /** The ledger: "<destination> <event id>" handed to the browser and not acknowledged (the benchmark reads it). */
+  ledger?: Set<string>;
+  /** Send the hold's bodies not in the ledger (`send`), and say what the record must keep. */
+  onLeave?: (send: boolean) => Handover;
+  /** Visible again, or restored from the back/forward cache (`taken`: the record went to another page). */
+  onRestore?: (taken: boolean) => void;
+  /** What the API's questions answer, after the worker's reply. */
+  after?: { status?: (value: any) => any; stop?: (value: any) => any };
+}
+
+/** `window.gloodTracker`, the public API (README). */
+export interface GloodTracker {
+  q?: unknown;
+  ready: boolean;
+  version: string;
+  track(name: unknown, data?: unknown, customData?: unknown): string | null;
+  setConsent(granted: unknown): void;
+  identify(customerId: unknown, traits?: unknown): void;
+  reset(): void;
+  page(data: unknown): void;
+  onReady(callback: () => void): void;
+  flush(): Promise<unknown>;
+  pending(): Promise<unknown>;
+  status(): Promise<unknown>;
+  stop(): Promise<unknown>;
+}
+
+declare global {
+  interface Window {
+    gloodTracker?: GloodTracker;
+    gloodTrackerConfig?: Record<string, unknown> & { require_consent?: boolean };
+    Shopify?: {
+      customerPrivacy?: {
+        analyticsProcessingAllowed(): boolean;
+        currentVisitorConsent(): { analytics?: string } | null;
+        saleOfDataAllowed?: () => boolean;
+      };
+      loadFeatures?: (features: { name: string; version: string }[], callback: (error?: unknown) => void) => void;
+    };
+    navigation?: EventTarget;
+  }
+  interface Navigator {
+    globalPrivacyControl?: boolean;
+  }
+  interface Document {
+    prerendering?: boolean;
+  }
+  interface PerformanceNavigationTiming {
+    activationStart?: number;
+  }
+}
