@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .build import Options, Sources, build, is_current
+from .build.minify import MinifyError
 
 #: The JSDoc mirror of tracker/core/protocol.py, in a source checkout.
 PROTOCOL_JS = Path(__file__).resolve().parent.parent / "static" / "tracker" / "protocol.js"
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.if_stale and is_current(args.out, Sources.default(), options):
         print(f"{args.out}/manifest.json is current")
         return 0
-    manifest = build(args.out, options=options)
+    try:
+        manifest = build(args.out, options=options)
+    except MinifyError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 1
     total = 0
     for name, entry in sorted(manifest["files"].items()):
         total += entry["bytes"]

@@ -40,6 +40,9 @@ def sources(tmp_path: Path) -> Sources:
         for name, text in tree.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
+    terser = tmp_path / "node_modules" / ".bin" / "terser"  # the build minifies the sensor or fails
+    terser.parent.mkdir(parents=True)
+    terser.symlink_to((Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "terser").resolve())
     return Sources(tracker, static, tmp_path)
 
 
@@ -161,3 +164,13 @@ def test_a_source_change_makes_the_build_stale(sources: Sources, tmp_path: Path)
     assert second["files"]["tracker.whl"]["url"] != first["files"]["tracker.whl"]["url"]
     assert not is_current(out, sources, Options(base_url="/other/", full_stdlib=True))
     assert not is_current(out, sources, Options(full_stdlib=True, keep_docstrings=True))
+
+
+def test_the_sensor_is_minified_or_the_build_fails(tmp_path: Path) -> None:
+    """Without terser the build refuses to ship the readable sensor inline; with it the sensor shrinks."""
+    from tracker.build.minify import MinifyError, minify
+    source = (Path(__file__).resolve().parents[2] / "static" / "tracker" / "sensor.js").read_text(encoding="utf-8")
+    with pytest.raises(MinifyError, match="terser"):
+        minify(source, tmp_path)
+    minified = minify(source, Path(__file__).resolve().parents[2])
+    assert len(minified) < len(source) / 2 and "const sensor" not in minified
