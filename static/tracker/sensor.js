@@ -68,7 +68,7 @@
     const key = keys.get(entry.target);
     key && fact("io", {i: key, r: [area(entry.intersectionRect), area(entry.boundingClientRect), area(entry.rootBounds)]},
       performance.timeOrigin + entry.time);
-  }), {threshold: [0, .1, .2, .3, .4, .5, .6, .7, .8, .9, 1]});
+  }), {threshold: [...Array(11).keys()].map(tenth => tenth / 10)}); // 0, 0.1, ..., 1
   /** @param {Element} element @returns {number} */
   const watch = element => {
     const known = keys.get(element);
@@ -246,7 +246,7 @@
   // An older stub's queue: each well-formed entry replayed with its time, each bad one refused on its own.
   stub == null || (Array.isArray(stub) ? stub : (refuse("gloodTracker.q: not an array, ignored"), [])).forEach((entry, index) =>
     Array.isArray(entry) ? track(Number(entry[0]) || 0, entry[1], entry[2], entry[3])
-      : refuse("gloodTracker.q: entry " + index + " is not [time, name, data, customData], refused"));
+      : refuse("gloodTracker.q: entry " + index + " refused"));
 
   sensor.listeners.forEach(([target, type, listener]) => target.addEventListener(type, listener, true));
   lock();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import re
@@ -136,9 +137,9 @@ def test_the_embed_points_at_the_hashed_urls(sources: Sources, tmp_path: Path) -
     out = tmp_path / "dist"
     manifest = build(out, sources, Options(base_url="https://cdn.example/t", full_stdlib=True))
     embed = (out / EMBED).read_text()
-    attribute = re.search(r'<script data-runtime="([^"]*)">(.*?)</script>', embed, re.S)
+    attribute = re.search(r"<script data-runtime='([^']*)'>(.*?)</script>", embed, re.S)
     assert attribute and "gloodTracker" in attribute.group(2)
-    runtime = json.loads(attribute.group(1).replace("&quot;", '"'))
+    runtime = json.loads(html.unescape(attribute.group(1)))
     files = manifest["files"]
     assert runtime["lock"] == files["pyodide-lock.json"]["url"] == "https://cdn.example/t/" + \
         files["pyodide-lock.json"]["path"]
@@ -174,3 +175,14 @@ def test_the_sensor_is_minified_or_the_build_fails(tmp_path: Path) -> None:
         minify(source, tmp_path)
     minified = minify(source, Path(__file__).resolve().parents[2])
     assert len(minified) < len(source) / 2 and "const sensor" not in minified
+
+
+#: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. The issue's
+#: target is 3 KB; today's embed is ~3.65 KB, so this guards against growth until the target is reached.
+EMBED_GZIP_BUDGET = 3700
+
+
+def test_the_inline_embed_stays_within_its_gzip_budget() -> None:
+    import gzip
+    embed = (Path(__file__).resolve().parents[2] / "dist" / EMBED).read_bytes()  # scripts/setup.sh builds dist/
+    assert len(gzip.compress(embed, 9)) <= EMBED_GZIP_BUDGET

@@ -67,7 +67,8 @@ def test_every_page_has_favicon_context_and_the_tracker_embed(client: TestClient
     runtime = json.loads(str(page.one("script", data_runtime=True)["data-runtime"]))
     assert set(runtime) == {"relay", "worker", "pyodide", "index", "lock", "stdlib", "wheel", "version", "rc",
                             "gpc"}
-    assert "gloodTracker" in page.inline_scripts[0] and "sendBeacon" in page.inline_scripts[0]
+    # The sensor: the API and what a page being left keeps (its sending is relay.js's, loaded after the page).
+    assert "gloodTracker" in page.inline_scripts[0] and "pagehide" in page.inline_scripts[0]
     assert not page.find("script", type="module") and not page.find("script", type="py")
     assert page.one("a", href="/_collector")
     assert not page.find("link", rel="preload") and not page.find("link", rel="modulepreload")

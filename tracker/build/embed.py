@@ -33,7 +33,8 @@ def _sensor_script(runtime: Mapping[str, Any], config: Mapping[str, Any], sensor
     if "</script" in sensor.lower():
         raise ValueError("the sensor's text cannot be inlined: it contains </script")
     attribute = json.dumps(runtime_attribute(runtime, config), separators=(",", ":"))
-    return f'<script data-runtime="{escape(attribute, quote=True)}">{sensor}</script>'
+    # Single-quoted: the JSON's many double quotes stay as they are (escaped, each was six bytes in every page).
+    return f"<script data-runtime='{escape(attribute, quote=False).replace(chr(39), '&#x27;')}'>{sensor}</script>"
 
 
 def embed_html(runtime: Mapping[str, Any], sensor: str, config: Mapping[str, Any] | None = None) -> str:
