@@ -6,14 +6,19 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
+import subprocess
+import sys
+import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tracker.build import EMBED, LIQUID, MANIFEST, Options, Sources, build, ensure, is_current
-from tracker.build.wheel import build_wheel
+from tracker.build.wheel import PROJECT, WheelError, build_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,12 +61,18 @@ def _names(data: bytes) -> list[str]:
         return archive.namelist()
 
 
-def test_the_wheel_is_deterministic(sources: Sources) -> None:
-    """Two builds of the same sources give the same bytes (fixed timestamps and order), file to file."""
-    first, second = build_wheel(sources.tracker_dir), build_wheel(sources.tracker_dir)
+def test_the_wheel_is_deterministic(sources: Sources, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds of the same sources give the same bytes (SOURCE_DATE_EPOCH fixed by the build whatever the
+    environment or the files' times say, hatchling's fixed order and modes), file to file."""
+    first = build_wheel(sources.tracker_dir)
+    for path in sources.tracker_dir.rglob("*.py"):
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    second = build_wheel(sources.tracker_dir)
     assert first.data == second.data and first.name == "glood_tracker-1.2.3-py3-none-any.whl"
     with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert {info.external_attr >> 16 & 0o777 for info in archive.infolist()} == {0o644}
     one = build(sources.repo_root / "one", sources, FULL)
     two = build(sources.repo_root / "two", sources, FULL)
     assert {k: (v["path"], v["sha256"]) for k, v in one["files"].items()} == \
@@ -77,11 +88,63 @@ def test_the_wheel_holds_only_what_the_browser_loads(sources: Sources) -> None:
         "tracker/__init__.py", "tracker/browser/__init__.py", "tracker/browser/ffi.py", "tracker/core/__init__.py",
         "tracker/core/worker.py"]
     assert {n for n in names if not n.startswith("tracker/")} == {
-        f"glood_tracker-1.2.3.dist-info/{f}" for f in ("METADATA", "WHEEL", "RECORD", "top_level.txt")}
+        f"glood_tracker-1.2.3.dist-info/{f}" for f in ("METADATA", "WHEEL", "RECORD")}
     with zipfile.ZipFile(io.BytesIO(wheel.data)) as archive:
-        assert "Tag: py3-none-any" in archive.read("glood_tracker-1.2.3.dist-info/WHEEL").decode()
+        assert archive.read("tracker/browser/ffi.py") == b"FFI = 1\n"
+        generated = archive.read("glood_tracker-1.2.3.dist-info/WHEEL").decode()
+        metadata = archive.read("glood_tracker-1.2.3.dist-info/METADATA").decode()
         record = archive.read("glood_tracker-1.2.3.dist-info/RECORD").decode()
+    assert "Tag: py3-none-any" in generated and "Generator: hatchling 1.33.0" in generated
+    assert "Name: glood-tracker\nVersion: 1.2.3\n" in metadata and "Requires-Dist" not in metadata
     assert "tracker/core/worker.py,sha256=" in record and "testing" not in record
+
+
+def test_a_wheel_that_cannot_be_built_fails_the_build(sources: Sources, tmp_path: Path) -> None:
+    """A backend other than the installed one (build checks the pin, offline) is an error naming the problem."""
+    project = tmp_path / "pyproject.toml"
+    project.write_text(PROJECT.read_text().replace("hatchling==1.33.0", "hatchling==0.0.1"))
+    with pytest.raises(WheelError, match="hatchling==0.0.1"):
+        build_wheel(sources.tracker_dir, project)
+
+
+def _project() -> dict[str, Any]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_the_tracker_has_no_runtime_dependencies_and_one_backend_pin() -> None:
+    """Installing the tracker pulls nothing: the demo store's, the build's and the tests' needs are extras, pinned;
+    the browser wheel's backend is the build extra's and the project's own."""
+    project = _project()
+    assert project["project"]["dependencies"] == []
+    extras = project["project"]["optional-dependencies"]
+    assert {"build", "demo", "test"} <= set(extras)
+    assert all("==" in r or r.startswith("glood-storefront-tracker[") for rs in extras.values() for r in rs)
+    assert "build==1.6.1" in extras["build"] and "hatchling==1.33.0" in extras["build"]
+    assert any(r.startswith("jinja2==") for r in extras["demo"]) and "glood-storefront-tracker[build]" in extras["demo"]
+    browser = tomllib.loads(PROJECT.read_text(encoding="utf-8"))
+    assert browser["build-system"]["requires"] == project["build-system"]["requires"] == ["hatchling==1.33.0"]
+    assert browser["project"]["name"] == "glood-tracker" and "dependencies" not in browser["project"]
+
+
+def test_the_project_builds_as_sdist_and_wheel(tmp_path: Path) -> None:
+    """`python -m build` (offline, --no-isolation) makes the project's sdist and wheel: the tracker and the demo
+    store with their data files (templates, the build's), no tests in the wheel, no dependency outside extras."""
+    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(REPO)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("glood_storefront_tracker-*-py3-none-any.whl")
+    (sdist,) = tmp_path.glob("glood_storefront_tracker-*.tar.gz")
+    names = _names(wheel.read_bytes())
+    for name in ("tracker/core/worker.py", "tracker/build/browser-wheel/pyproject.toml",
+                 "tracker/build/stdlib_keep.txt", "tracker/build/pystrip.mjs", "demo_store/app.py",
+                 "demo_store/templates/layout.html"):
+        assert name in names, name
+    assert not [n for n in names if n.startswith(("tests/", "static/", "dist/")) or "__pycache__" in n]
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert requires and all("extra ==" in line for line in requires)
+    assert sdist.stat().st_size > 0
 
 
 def test_the_repository_wheel_leaves_out_testing_and_build() -> None:

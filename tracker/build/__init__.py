@@ -2,7 +2,8 @@
 
 Not shipped to the browser (like `tracker/testing.py`): it runs in CPython at build time. Layout of the output:
 
-- `tracker/<sha>/glood_tracker-<version>-py3-none-any.whl` — the tracker package (`wheel.py`);
+- `tracker/<sha>/glood_tracker-<version>-py3-none-any.whl` — the tracker package, built by pypa `build` with the
+  pinned hatchling (`wheel.py`, `browser-wheel/pyproject.toml`);
 - `tracker/pyodide-lock.<sha>.json` — the vendored Pyodide lockfile plus the wheel (`lockfile.py`);
 - `tracker/sensor.<sha>.js` (minified, inlined by the embed), `tracker/relay.<sha>.js`, `tracker/worker.<sha>.mjs`;
 - `pyodide/<version>-<sha>/` — `pyodide.mjs`, `pyodide.asm.mjs`, `pyodide.asm.wasm` (their names are fixed by
@@ -10,8 +11,8 @@ Not shipped to the browser (like `tracker/testing.py`): it runs in CPython at bu
   `tracker.build.stdlib.trim_stdlib` when that module exists, unless `full_stdlib`; its docstrings and comments
   stripped in Pyodide's Python, unless `keep_docstrings`);
 - `.gz` / `.zst` variants next to text and wasm files (copied from `scripts/vendor.sh`'s, or made here), and
-  `.br` (brotli quality 11, made here with the `brotli` package when it is installed; ~35 s for the wasm, once:
-  a variant already in the output is reused);
+  `.br` (brotli quality 11, made here with the `brotli` package when it is installed, as the `build` extra does;
+  ~35 s for the wasm, once: a variant already in the output is reused);
 - `embed.html` (the snippet to paste), `shopify/blocks/glood-tracker.liquid` (theme app-embed block) and
   `manifest.json`: logical name → URL, path, bytes, sha256, version (+ the variants), and the build's inputs'
   signature, so a server can tell cheaply whether the output is stale (`ensure`).
@@ -24,10 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gzip
 import hashlib
 import importlib
-import importlib.util
+import importlib.metadata
 import json
 import os
 import shutil
@@ -41,7 +43,7 @@ from typing import Any
 from .embed import embed_html, liquid_block
 from .lockfile import PACKAGE, add_wheel, dump
 from .minify import minify, terser_path
-from .wheel import build_wheel, shipped_sources, tracker_version
+from .wheel import PROJECT, build_wheel, shipped_sources, tracker_version
 
 __all__ = ["Sources", "Options", "MANIFEST", "EMBED", "LIQUID", "RUNTIME_FILES", "build", "ensure", "is_current",
            "load_manifest", "signature", "sensor_text"]
@@ -58,6 +60,8 @@ VARIANTS = (("gzip", ".gz"), ("zstd", ".zst"), ("br", ".br"))
 PRUNE_AFTER_S = 3600.0
 _LOCK = ".build.lock"
 _BUILD_CODE = Path(__file__).resolve().parent
+#: The tools whose versions are part of the signature (the wheel's bytes depend on the backend's).
+_TOOLS = ("build", "hatchling", "brotli")
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class Sources:
         """Every file the build reads (their sizes and times make the signature)."""
         pyodide = self.pyodide_dir
         files = [path for _, path in shipped_sources(self.tracker_dir)]
-        files += sorted([*_BUILD_CODE.glob("*.py"), *_BUILD_CODE.glob("*.mjs")])
+        files += sorted([*_BUILD_CODE.glob("*.py"), *_BUILD_CODE.glob("*.mjs"), PROJECT])
         files += [self.script(name) for name in ("sensor.js", "relay.js", "worker.mjs")]
         for name in (*RUNTIME_FILES, "python_stdlib.zip", "pyodide-lock.json", "package.json"):
             files += [pyodide / name, *(pyodide / (name + suffix) for _, suffix in VARIANTS)]
@@ -110,10 +114,10 @@ class Options:
 
 
 def signature(sources: Sources, options: Options) -> str:
-    """A cheap fingerprint of the inputs (path, size, mtime of each; absent files count), the options and whether
-    brotli is installed."""
+    """A cheap fingerprint of the inputs (path, size, mtime of each; absent files count), the options and the
+    installed versions of the build's tools (pypa build, the wheel's backend, brotli)."""
     parts: list[Any] = [options.base, options.full_stdlib, options.keep_docstrings,
-                        importlib.util.find_spec("brotli") is not None]
+                        [_installed(tool) for tool in _TOOLS]]
     for path in sources.inputs():
         try:
             stat = path.stat()
@@ -121,6 +125,15 @@ def signature(sources: Sources, options: Options) -> str:
         except OSError:
             parts.append([str(path), None])
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _installed(distribution: str) -> str | None:
+    """The installed version of `distribution` (looked up once per process: ~1 ms, and signatures are frequent)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def load_manifest(out: Path) -> dict[str, Any] | None:

@@ -3,6 +3,11 @@
 An entry has the fields of the vendored lockfile's own packages (what `pyodide-lock`'s `add_wheels` writes for
 a pure wheel); `file_name` is relative to the lockfile's URL (Pyodide resolves it against `packageBaseUrl`,
 which defaults to the lockfile's directory) and `sha256` is checked by the browser (fetch integrity).
+
+Written by hand, not by `pyodide-lock` (`PyodideLockSpec.add_wheels`, `pyodide lockfile add-wheels`), which would
+write the same entry from the wheel's metadata: for one pure wheel with no dependencies, one dict is less than that
+library with pydantic under it, whose model would also have to match the vendored Pyodide's lockfile format.
+tests/unit/test_build.py checks the entry against the served wheel.
 """
 
 from __future__ import annotations

@@ -1,30 +1,47 @@
-"""The tracker as a pure `py3-none-any` wheel, built with the standard library and byte-for-byte deterministic.
+"""The tracker as a pure `py3-none-any` wheel, built by pypa `build` with the pinned hatchling, byte-reproducible.
 
-`pyodide build` (pyodide-build) needs Pyodide's cross-build environment, which it downloads from GitHub; for a
-package with no compiled code the result would be this same pure wheel, so it is written here directly:
-`tracker/__init__.py`, `tracker/core/**`, `tracker/browser/**` (never `testing.py`, `build/` or `__main__.py`),
-then the `.dist-info` files (METADATA, WHEEL, RECORD), every entry stamped 1980-01-01 with mode 0644.
+The wheel's project definition is `browser-wheel/pyproject.toml` beside this file. `build_wheel` copies it and the
+shipped sources (`tracker/__init__.py`, `tracker/core/**`, `tracker/browser/**`: never `testing.py`, `build/` or
+`__main__.py`, nor anything but `.py` files) into a temporary directory and runs
+`python -m build --wheel --no-isolation` there: no network (the `build` extra installs `build` and the backend,
+and `build` checks the installed backend against the pin), and `SOURCE_DATE_EPOCH` fixed at 1980-01-01, so every
+entry carries that time (hatchling also fixes the entries' order and modes): the same sources give the same bytes.
+
+`pyodide build` is not used: it needs Pyodide's cross-build environment, downloaded from GitHub, and for a
+package with no compiled code it would make this same pure wheel (docs/decisions.md).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
+import os
 import re
-import zipfile
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DISTRIBUTION", "IMPORT_NAME", "SHIPPED", "Wheel", "shipped_sources", "build_wheel", "tracker_version"]
+__all__ = ["DISTRIBUTION", "IMPORT_NAME", "SHIPPED", "PROJECT", "SOURCE_DATE_EPOCH", "Wheel", "WheelError",
+           "shipped_sources", "build_wheel", "tracker_version"]
 
 #: The wheel's distribution name (its normalized form names the package in the Pyodide lockfile).
 DISTRIBUTION = "glood-tracker"
 IMPORT_NAME = "tracker"
 #: What the browser loads, relative to the tracker package: the top-level `__init__.py` and these subpackages.
 SHIPPED = ("__init__.py", "core/", "browser/")
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: The wheel's project definition (copied into the temporary project as its pyproject.toml).
+PROJECT = Path(__file__).resolve().parent / "browser-wheel" / "pyproject.toml"
+#: 1980-01-01T00:00:00Z, the earliest time a zip entry can carry: the wheel's every entry is stamped with it
+#: whatever the environment says, so that the wheel's hash (its URL, its lockfile entry) follows its sources only.
+SOURCE_DATE_EPOCH = 315532800
 _VERSION = re.compile(r'^__version__ = "([^"]+)"', re.M)
+_TIMEOUT_S = 300
+
+
+class WheelError(RuntimeError):
+    """pypa build failed, is not installed, or made something else than the one wheel expected."""
 
 
 @dataclass(frozen=True)
@@ -58,44 +75,37 @@ def shipped_sources(tracker_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
-    return f"sha256={digest}"
+def wheel_name(version: str) -> str:
+    return f"{DISTRIBUTION.replace('-', '_')}-{version}-py3-none-any.whl"
 
 
-def _metadata(version: str) -> str:
-    return "\n".join([
-        "Metadata-Version: 2.1",
-        f"Name: {DISTRIBUTION}",
-        f"Version: {version}",
-        "Summary: Glood storefront tracker: the Python half that runs in the browser's worker under Pyodide",
-        "Requires-Python: >=3.11",
-        "",
-    ])
-
-
-def _wheel_file() -> str:
-    return "Wheel-Version: 1.0\nGenerator: tracker.build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-
-
-def build_wheel(tracker_dir: Path) -> Wheel:
-    """The wheel of the package at `tracker_dir`: the same bytes for the same sources."""
+def build_wheel(tracker_dir: Path, project: Path = PROJECT) -> Wheel:
+    """The wheel of the package at `tracker_dir`, built by `python -m build`: the same bytes for the same sources."""
     version = tracker_version(tracker_dir)
-    stem = f"{DISTRIBUTION.replace('-', '_')}-{version}"
-    dist_info = f"{stem}.dist-info"
-    entries = [(f"{IMPORT_NAME}/{name}", path.read_bytes()) for name, path in shipped_sources(tracker_dir)]
-    entries.append((f"{dist_info}/METADATA", _metadata(version).encode("utf-8")))
-    entries.append((f"{dist_info}/WHEEL", _wheel_file().encode("utf-8")))
-    entries.append((f"{dist_info}/top_level.txt", f"{IMPORT_NAME}\n".encode()))
-    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
-    record += f"{dist_info}/RECORD,,\n"
-    entries.append((f"{dist_info}/RECORD", record.encode("utf-8")))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o100644 << 16
-            info.create_system = 3
-            archive.writestr(info, data, compresslevel=9)
-    return Wheel(f"{stem}-py3-none-any.whl", version, buffer.getvalue())
+    expected = wheel_name(version)
+    with tempfile.TemporaryDirectory(prefix="glood-tracker-wheel-") as temporary:
+        root = Path(temporary) / "project"
+        out = Path(temporary) / "out"
+        for name, path in shipped_sources(tracker_dir):
+            target = root / IMPORT_NAME / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project, root / "pyproject.toml")
+        command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(root)]
+        environment = {**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)}
+        try:
+            # cwd: the temporary directory, so that nothing in the caller's directory can stand in for `build`.
+            result = subprocess.run(command, cwd=temporary, env=environment, capture_output=True, text=True,
+                                    timeout=_TIMEOUT_S)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise WheelError(f"could not run {' '.join(command[1:4])}: {error}") from error
+        if result.returncode != 0:
+            output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+            hint = (" (install the build extra: pip install -e '.[build]')"
+                    if "No module named build" in output or "Missing dependencies" in output else "")
+            raise WheelError(f"python -m build failed{hint}:\n{output}")
+        made = sorted(path.name for path in out.glob("*.whl"))
+        if made != [expected]:
+            raise WheelError(f"python -m build made {made}, expected [{expected!r}]")
+        return Wheel(expected, version, (out / expected).read_bytes())
