@@ -68,7 +68,8 @@ MIN_NODE = (18, 20)
 #: The tracker's own files (the build's, named by hashes of their content).
 TRACKER_PREFIX = "/dist/tracker/"
 #: What the page with the tracker is made of, for the record of what was measured.
-TRACKED_PATHS = ("tracker", "static/tracker", "demo_store/pages.py", "demo_store/assets.py", "demo_store/dist.py")
+TRACKED_PATHS = ("tracker", "static/tracker", "demo_store/pages.py", "demo_store/templates", "demo_store/assets.py",
+                 "demo_store/dist.py")
 
 
 # -- installation -------------------------------------------------------------------------

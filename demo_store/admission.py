@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api import BODY_DEADLINE, EXPOSED_HEADERS, MAX_BODY_BYTES, cors_headers, json_error
 from .collector import COLLECTOR_PATHS
-from .pages import JSON_PREFIXES, render
+from .pages import JSON_PREFIXES, plain_error_page
 from .settings import AppState, Settings
 
 __all__ = ["OVERLOADED", "RETRY_AFTER", "Limiter", "limiter_from", "Admission", "overload_response"]
@@ -192,8 +192,7 @@ def overload_response(scope: Scope, state: AppState, message: str) -> Response:
             _LOG.exception("could not count a 503 (overload) of %s", destination)
     if destination is not None or path.startswith(JSON_PREFIXES):
         return json_error(503, message, headers)
-    main = render("error", title="The store is busy", message="Too many requests at once: try again in a moment.")
-    html = render("layout", title="The store is busy", head="", nav='<a href="/">Home</a>', main=main)
+    html = plain_error_page("The store is busy", "Too many requests at once: try again in a moment.")
     return HTMLResponse(html, status_code=503, headers=headers)
 
 

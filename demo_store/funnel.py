@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .api import Rejection, json_error, whole_number
-from .pages import _current, _page, esc, render
+from .pages import _page
 from .settings import app_state
 from .store_db import DESTINATIONS, Database, Serve
+from .templating import macro
 
 __all__ = ["STAGES", "STAGE_LABELS", "STORES", "EVENT_STAGES", "MAX_TEXT", "MAX_SECTION_ROWS", "DEFAULT_REQUESTS",
            "MAX_REQUESTS", "FUNNEL_MAX_BYTES", "store_of", "funnel", "funnel_bytes", "funnel_svg", "funnel_routes"]
@@ -203,34 +205,25 @@ def _percent(rate: float | None) -> str:
 
 
 def funnel_svg(counts: Mapping[str, int], *, title: str, width: int = 420, bar_height: int = 16,
-               gap: int = 5, label_width: int = 96, value_width: int = 96) -> str:
+               gap: int = 5, label_width: int = 96, value_width: int = 96) -> Markup:
     """A horizontal bar chart of the stages (bars to scale with the largest count; each labelled with its count
-    and its share of what was served), as standalone SVG markup."""
-    height = len(STAGES) * (bar_height + gap) - gap
+    and its share of what was served), as standalone SVG markup (templates/macros.html's `funnel_chart`)."""
     top = max([1, *(int(counts.get(stage, 0)) for stage in STAGES)])
     served = int(counts.get("served", 0))
     area = max(1, width - label_width - value_width)
-    size = max(9, round(bar_height * 0.7))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="funnel-chart" width="{width}" height="{height}"'
-             f' viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}" font-size="{size}">',
-             f"<title>{esc(title)}</title>"]
+    bars = []
     for index, stage in enumerate(STAGES):
         value = int(counts.get(stage, 0))
         y = index * (bar_height + gap)
         bar = round(area * value / top, 1)
-        baseline = y + round(bar_height * 0.75, 1)
         share = _percent(value / served if served else None)
-        share = f" · {share}" if share else ""
-        parts.append(
-            f'<g class="funnel-stage" data-stage="{stage}" data-count="{value}">'
-            f'<text x="0" y="{baseline}" class="funnel-label">{esc(STAGE_LABELS[stage])}</text>'
-            f'<rect x="{label_width}" y="{y}" width="{bar}" height="{bar_height}" rx="3"'
-            f' class="funnel-bar funnel-bar-{stage}" fill="#1f5f4a"/>'
-            f'<text x="{round(label_width + bar + 6, 1)}" y="{baseline}" class="funnel-value">'
-            f'{value}{esc(share)}</text>'
-            "</g>")
-    parts.append("</svg>")
-    return "".join(parts)
+        bars.append({"stage": stage, "label": STAGE_LABELS[stage], "value": value, "y": y, "width": bar,
+                     "baseline": y + round(bar_height * 0.75, 1), "value_x": round(label_width + bar + 6, 1),
+                     "share": f" · {share}" if share else ""})
+    chart = {"title": title, "width": width, "height": len(STAGES) * (bar_height + gap) - gap,
+             "font_size": max(9, round(bar_height * 0.7)), "label_width": label_width, "bar_height": bar_height,
+             "bars": bars}
+    return macro("funnel_chart", chart)
 
 
 # -- routes -----------------------------------------------------------------------------------------------
@@ -261,53 +254,14 @@ async def funnel_json(request: Request) -> Response:
     return Response(funnel_bytes(data), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-def _counts_cells(counts: Mapping[str, int], rates: Mapping[str, float | None]) -> str:
-    return "".join(f'<td class="num" data-stage="{stage}">{counts[stage]}'
-                   f' <span class="muted">{esc(_percent(rates[stage]))}</span></td>'
-                   for stage in STAGES)
-
-
-def _store_html(entry: Mapping[str, Any], destination: str) -> str:
-    name = entry["store"]
-    title = STORE_TITLES[name]
-    unmatched = sum(entry["unmatched"].values())
-    note = (f'<p class="muted">{unmatched} section event{"" if unmatched == 1 else "s"} named no recorded serve'
-            " (not counted above).</p>") if unmatched else ""
-    rows = []
-    for row in entry["sections"]:
-        kind = row["recommendation_type"]
-        chart = funnel_svg(row["counts"], title=f"Section {row['section']}" + (f" ({kind})" if kind else ""),
-                           width=280, bar_height=9, gap=3, label_width=76, value_width=64)
-        extra = f'<br><span class="muted">{esc(kind)}</span>' if kind else ""
-        if row["unmatched"]:
-            extra += f'<br><span class="muted">+{row["unmatched"]} unmatched</span>'
-        rows.append(f'<tr data-section="{esc(row["section"])}"><td><code>{esc(row["section"])}</code>{extra}</td>'
-                    f'{_counts_cells(row["counts"], row["rates"])}<td>{chart}</td></tr>')
-    omitted = (f'<p class="muted">{entry["sections_omitted"]} more sections not shown.</p>'
-               if entry["sections_omitted"] else "")
-    table = ('<table class="funnel-table"><thead><tr><th>Section</th>'
-             + "".join(f"<th>{esc(STAGE_LABELS[s])}</th>" for s in STAGES) + "<th>Funnel</th></tr></thead><tbody>"
-             + ("".join(rows) or f'<tr><td colspan="{len(STAGES) + 2}" class="muted">Nothing served yet.</td></tr>')
-             + "</tbody></table>")
-    chart = funnel_svg(entry["counts"], title=f"{title}: every section ({destination})")
-    return (f'<section class="funnel-store" id="funnel-{name}" data-store="{name}"><h2>{esc(title)}</h2>'
-            f"{chart}{note}{table}{omitted}</section>")
-
-
-def _request_html(row: Mapping[str, Any]) -> str:
-    chart = funnel_svg(row["counts"], title=f"Request {row['request_id']}", width=240, bar_height=7, gap=2,
-                       label_width=70, value_width=50)
-    sections = ", ".join(f'{s["section"]} ({s["products"]})' for s in row["sections"])
-    where = row["page_url"] or ""
+def _short_url(url: str | None) -> str:
+    """A page URL as the requests table shows it: its path and query (the URL as it is when it has no path)."""
+    where = url or ""
     try:
         split = urlsplit(where)
-        where = split.path + (f"?{split.query}" if split.query else "") if split.path else where
     except ValueError:
-        pass
-    return (f'<tr data-request="{esc(row["request_id"])}"><td title="{esc(row["served_at"] or "")}">'
-            f'{esc(row["store"])}<br><span class="muted">{esc(row["source"] or "")}</span></td>'
-            f'<td><code>{esc(row["request_id"])}</code><br><span class="url">{esc(where)}</span></td>'
-            f"<td>{esc(sections)}</td>{_counts_cells(row['counts'], row['rates'])}<td>{chart}</td></tr>")
+        return where
+    return split.path + (f"?{split.query}" if split.query else "") if split.path else where
 
 
 async def funnel_page(request: Request) -> Response:
@@ -318,17 +272,10 @@ async def funnel_page(request: Request) -> Response:
     except Rejection:
         destination, store, limit = "glood", None, DEFAULT_REQUESTS
     data = funnel(app_state(request).db, destination, store=store, limit=limit)
-    tabs = "".join(f'<a class="tab" href="/_collector/funnel?destination={d}"{_current(d == destination)}>'
-                   f"{d.capitalize()}</a>" for d in DESTINATIONS)
-    rows = "".join(_request_html(r) for r in data["requests"])
-    shown = len(data["requests"])
-    note = f"The newest {shown} of {data['requests_total']} requests." if data["requests_total"] else ""
-    main = render("funnel", tabs=tabs, destination=esc(destination), destination_title=esc(destination.capitalize()),
-                  stores="".join(_store_html(entry, destination) for entry in data["stores"]),
-                  stage_headers="".join(f"<th>{esc(STAGE_LABELS[s])}</th>" for s in STAGES),
-                  requests=rows or f'<tr><td colspan="{len(STAGES) + 4}" class="muted">Nothing served yet.</td></tr>',
-                  requests_note=esc(note))
-    return _page(request, title="Recommendation funnel", main=main, context={"page_type": "other"}, tracked=False)
+    return _page(request, "funnel.html", title="Recommendation funnel", context={"page_type": "other"},
+                 tracked=False, data=data, destination=destination, destinations=DESTINATIONS, stages=STAGES,
+                 labels=STAGE_LABELS, store_titles=STORE_TITLES, chart=funnel_svg, percent=_percent,
+                 short_url=_short_url)
 
 
 def funnel_routes() -> list[Route]:

@@ -18,8 +18,9 @@ from starlette.routing import Route
 
 from .cart import cart_token, load_cart, remember_cart
 from .catalog import Catalog, format_price
-from .pages import collection_json, esc, json_script, product_context, render, tracker_embed
+from .pages import CONSENT_SCRIPT, NavLink, collection_json, json_script, product_context, tracker_embed
 from .settings import AppState, app_state
+from .templating import render
 
 __all__ = ["HEADLESS_BASE", "HEADLESS_CHANNEL", "HeadlessRoute", "headless_route", "catalog_json",
            "headless_routes"]
@@ -74,13 +75,12 @@ def catalog_json(catalog: Catalog, shop_domain: str) -> dict[str, Any]:
     }
 
 
-def _nav(state: AppState, item_count: int) -> str:
-    links = [(HEADLESS_BASE, "Home", ""),
-             *((f"{HEADLESS_BASE}collections/{c.handle}", c.title, "") for c in state.catalog.navigation),
-             (f"{HEADLESS_BASE}collections/all", "All products", ""),
-             (f"{HEADLESS_BASE}cart", f"Cart ({item_count})", ' id="headless-cart-link"'),
-             ("/", "Classic store", ""), ("/_collector", "Events", "")]
-    return "\n".join(f'<a href="{esc(url)}"{extra}>{esc(label)}</a>' for url, label, extra in links)
+def _nav(state: AppState, item_count: int) -> list[NavLink]:
+    return [NavLink(HEADLESS_BASE, "Home"),
+            *(NavLink(f"{HEADLESS_BASE}collections/{c.handle}", c.title) for c in state.catalog.navigation),
+            NavLink(f"{HEADLESS_BASE}collections/all", "All products"),
+            NavLink(f"{HEADLESS_BASE}cart", f"Cart ({item_count})", id="headless-cart-link"),
+            NavLink("/", "Classic store"), NavLink("/_collector", "Events")]
 
 
 async def shell(request: Request) -> Response:
@@ -89,13 +89,13 @@ async def shell(request: Request) -> Response:
     route = headless_route(state, request.path_params.get("path", ""))
     token, is_new = cart_token(request)
     cart = load_cart(state, token)
-    head = "\n".join([
+    head = [
         json_script("glood-page", {**route.context, "cart": cart.to_json()}),
         json_script("headless-catalog", catalog_json(state.catalog, state.settings.shop_domain)),
-        *(['<script src="/static/consent.js"></script>'] if state.settings.consent_banner else []),
+        *([CONSENT_SCRIPT] if state.settings.consent_banner else []),
         tracker_embed(state.settings, state.tracker, {"channel": HEADLESS_CHANNEL}),
-    ])
-    html = render("headless", title=esc(f"{route.title} · {STORE_NAME}"), head=head,
+    ]
+    html = render("headless.html", title=route.title, store_name=STORE_NAME, head=head,
                   nav=_nav(state, cart.item_count))
     response = HTMLResponse(html, status_code=route.status)
     return remember_cart(response, token, is_new)
