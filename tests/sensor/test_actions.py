@@ -1,0 +1,87 @@
+"""Shopper actions: clicks (and middle clicks) in a section's products, add-to-cart and cart-change submits."""
+
+from __future__ import annotations
+
+from .lab import SensorLab, section
+
+# The page's own handlers (bubbling, after the sensor's capturing ones) keep the test page where it is.
+# (A click's default on a submit button is the submit: links only.)
+STAY = """<script>
+    for (const type of ['click', 'auxclick'])
+        document.addEventListener(type, e => e.target.closest('a') && e.preventDefault());
+    for (const type of ['submit', 'contextmenu']) document.addEventListener(type, e => e.preventDefault());
+</script>"""
+CART = """
+<div data-glood-product-id="loose" id="loose">not in a section</div>
+<form action="/cart/change" method="post" id="change"><input name="line" value="2"><input name="quantity" value="0">
+  <button id="remove">Remove</button></form>
+<form action="/cart/add" method="post" id="add-plain"><input name="id" value="v7">
+  <button id="buy-plain">Add</button></form>
+<form action="/cart/addresses" method="post" id="other"><input name="id" value="v8">
+  <button id="not-cart">Go</button></form>
+"""
+
+
+def open_store(lab: SensorLab) -> SensorLab:
+    return lab.open(STAY + section("s1", "serve-1", [("p1", "v1"), ("p2", None)]) + CART)
+
+
+def test_a_click_on_a_product_link_in_a_section(lab: SensorLab) -> None:
+    """A click on a product's link (or anywhere in the product) is a `click` with the section's key, the
+    product [id, variant] and button 0."""
+    open_store(lab)
+    lab.page.click("#link-p1")
+    lab.page.click("#name-p2")
+    facts = lab.wait_fact("f => f.k == 'click' && f.p[0] == 'p2'")
+    assert [(f["i"], f["p"], f["b"]) for f in facts if f["k"] == "click"] \
+        == [(1, ["p1", "v1"], 0), (1, ["p2", None], 0)]
+
+
+def test_clicks_outside_products_of_sections_are_not_clicks(lab: SensorLab) -> None:
+    """A product element outside any section, a section's heading, a right click: no `click` (the click after
+    them shows they were handled)."""
+    open_store(lab)
+    lab.page.click("#loose")
+    lab.page.click("section h2")
+    lab.page.click("#link-p1", button="right")
+    lab.page.click("#link-p2")
+    facts = lab.wait_fact("f => f.k == 'click'")
+    assert [(f["p"], f["b"]) for f in facts if f["k"] == "click"] == [(["p2", None], 0)]
+
+
+def test_a_middle_click_is_a_click_with_button_1(lab: SensorLab) -> None:
+    """A middle click (auxclick, button 1) on a product link is a `click` with b = 1."""
+    open_store(lab)
+    lab.page.click("#link-p2", button="middle")
+    facts = lab.wait_fact("f => f.k == 'click'")
+    assert [(f["i"], f["p"], f["b"]) for f in facts if f["k"] == "click"] == [(1, ["p2", None], 1)]
+
+
+def test_add_to_cart_in_a_section_is_an_add_not_a_click(lab: SensorLab) -> None:
+    """The add-to-cart button inside a product: no `click` (it is inside form[action$="/cart/add"]), an `add` with
+    the section, the product, the form's id and quantity, and no line."""
+    open_store(lab)
+    lab.page.click("#buy-p1")
+    facts = lab.wait_fact("f => f.k == 'add'")
+    adds = [f for f in facts if f["k"] == "add"]
+    assert [(f["i"], f["p"], f["v"], f["q"], f["l"]) for f in adds] == [(1, ["p1", "v1"], "v1", "2", None)]
+    assert [f for f in facts if f["k"] == "click"] == []
+
+
+def test_add_to_cart_outside_sections_and_other_forms(lab: SensorLab) -> None:
+    """An add-to-cart form outside sections: `add` with i 0 and no product; a form whose action only starts like
+    a cart's: nothing (the add after it shows it was handled)."""
+    open_store(lab)
+    lab.page.click("#not-cart")
+    lab.page.click("#buy-plain")
+    facts = lab.wait_fact("f => f.k == 'add'")
+    assert [(f["k"], f["i"], f["p"], f["v"], f["q"], f["l"]) for f in facts if f["k"] in ("add", "chg")] \
+        == [("add", 0, None, "v7", None, None)]
+
+
+def test_cart_change_submit_is_a_chg_with_its_line(lab: SensorLab) -> None:
+    """A form[action$="/cart/change"] submit: `chg` with line and quantity (text), no variant."""
+    open_store(lab)
+    lab.page.click("#remove")
+    facts = lab.wait_fact("f => f.k == 'chg'")
+    assert [(f["i"], f["p"], f["l"], f["q"], f["v"]) for f in facts if f["k"] == "chg"] == [(0, None, "2", "0", None)]
