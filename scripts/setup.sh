@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a new machine: Python venv, the vendored browser runtime,
-# and (with --browser) Debian's Chromium for the end-to-end tests.
+# and (with --browser) Debian's Chromium, Firefox ESR and WebKitGTK for the end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 want_browser=0
 [ "${1:-}" = "--browser" ] && want_browser=1
 
-if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "setup: installing Debian's chromium"
-  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
-  $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null
+if [ "$want_browser" = 1 ]; then
+  # Debian's browsers, each only when missing: chromium (tests/e2e, Playwright), firefox-esr and WebKitGTK's
+  # WebDriver (it pulls the engine and MiniBrowser) under Xvfb (tests/engines).
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+  [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+  [ -x /usr/bin/Xvfb ] || missing+=(xvfb)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian's ${missing[*]}"
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
 
 PY=${PYTHON:-python3}
@@ -25,6 +34,20 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q -e ".[test]"
   rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+# Selenium drives WebKitGTK in tests/engines/. Not in pyproject's extras: selenium 4.52.0 requires a certifi newer
+# than the package index has, so it goes in with --no-deps beside its dependencies, each pinned here (with theirs).
+selenium_pin=selenium==4.52.0
+selenium_deps=(trio==0.35.0 trio-websocket==0.12.2 "urllib3[socks]==2.8.0" websocket-client==1.9.2
+  typing_extensions==4.16.0 certifi==2026.10.19.post1 outcome==1.3.0.post0 sniffio==1.3.1 wsproto==1.3.2
+  pysocks==1.7.1)
+selenium_stamp=.venv/.selenium-$(echo "$selenium_pin ${selenium_deps[*]}" | sha256sum | cut -c1-16)
+if [ "$want_browser" = 1 ] && [ ! -f "$selenium_stamp" ]; then
+  echo "setup: installing selenium (drives WebKitGTK)"
+  .venv/bin/pip install -q --disable-pip-version-check "${selenium_deps[@]}"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps "$selenium_pin"
+  rm -f .venv/.selenium-*; touch "$selenium_stamp"
 fi
 
 bash scripts/vendor.sh
