@@ -103,7 +103,7 @@ export default (sensor) => {
       if (!body.h || !ok) answers.push([body.n, ok ? BEACON_ACCEPTED : body.h ? null : BEACON_REFUSED, null]);
     }
     if (answers.length) sensor.toWorker({ t: "ans", a: answers });
-    if (sent && sensor.left) sensor.keep(); // hidden with a record kept: its ledger follows what was sent since
+    if (sent && sensor.kept) sensor.keep(); // hidden with a record kept: its ledger follows what was sent since
   };
 
   /** @param {import("./protocol.js").ToPage} message */

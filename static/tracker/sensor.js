@@ -28,7 +28,7 @@
     start: {page: pageId, pv: pageviewId, t0: performance.timeOrigin + (navigation && navigation.activationStart || 0),
       url: location.href, ref: document.referrer, title: document.title, vw: innerWidth, vh: innerHeight,
       ua: navigator.userAgent, vis: document.visibilityState == "visible", pd: textOf("glood-page")},
-    previous: null, quiet: 0, left: 0, gone: false, stopped: false, rejected: 0,
+    previous: null, quiet: 0, left: 0, kept: false, gone: false, stopped: false, rejected: 0,
     facts: [], sections: new Map(), waits: {}, listeners: [], observers: [],
     text: textOf,
     fact: (kind, fields, time) => {
@@ -145,13 +145,18 @@
   const keep = handover => withStorage(storage => {
     // The stored backlog is what the hold's bodies carried: gone with them when every one went.
     handover.all && storage.removeItem(PREFIX + "outbox:" + pageId);
-    if (sensor.hold && !facts.length && handover.all) return storage.removeItem(RECORD); // nothing left to hand over
+    if (sensor.hold && !facts.length && handover.all) { // nothing left to hand over
+      sensor.kept = false; sensor.left = 0;
+      return storage.removeItem(RECORD);
+    }
     /** @type {import("./protocol.js").Record} */
     const record = {v: 1, seen: Date.now(), boot: sensor.start, st: sensor.hold ? sensor.hold.st : null, f: facts, x: 0,
       sent: handover.sent, dup: handover.dup + handover.more, quiet: sensor.quiet};
     while (JSON.stringify(record).length > 65536 && record.f.length) { record.f = record.f.slice(0, -1); record.x = facts.length - record.f.length }
     storage.setItem(RECORD, JSON.stringify(record));
-    sensor.left = seq; leftAt = record.seen; // written: facts up to `left` and the stored backlog now belong to it
+    // Written: its facts (up to `left`; not those cut to fit, counted in `x`) and the stored backlog belong to it.
+    const last = record.f[record.f.length - 1];
+    sensor.kept = true; sensor.left = last ? last.s : sensor.hold ? sensor.hold.upto : 0; leftAt = record.seen;
   });
   const leave = () => {
     // Gone already (pagehide comes before the last visibilitychange): the record may be another page's by now.
@@ -163,14 +168,18 @@
     sensor.toWorker({t: "hide", sent: handover.out, dup: handover.dup});
   };
   // Visible again (never left): the record goes; the worker judges everything live.
-  const back = () => { withStorage(storage => storage.removeItem(RECORD)); sensor.left = 0; sensor.onRestore && sensor.onRestore(false) };
+  const back = () => {
+    withStorage(storage => storage.removeItem(RECORD));
+    sensor.kept = false; sensor.left = 0;
+    sensor.onRestore && sensor.onRestore(false);
+  };
   // Restored from the back/forward cache: the record this page left is still there (taken back), or another page
   // took it, and with it the facts up to `left` and every event made until it was written: the worker drops those.
   const restored = () => {
-    const taken = sensor.left > 0 && withStorage(storage => storage.getItem(RECORD)) === null;
+    const taken = sensor.kept && withStorage(storage => storage.getItem(RECORD)) === null;
     withStorage(storage => storage.removeItem(RECORD));
     if (taken) { sensor.quiet = sensor.left; sensor.toWorker({t: "taken", upto: sensor.left, at: leftAt}) }
-    sensor.left = 0; sensor.gone = false;
+    sensor.kept = false; sensor.left = 0; sensor.gone = false;
     sensor.onRestore && sensor.onRestore(taken);
   };
   /** @param {() => void} [granted] */

@@ -28,6 +28,8 @@ export interface Sensor {
   quiet: number;
   /** The last fact in the record this page left (0: none). */
   left: number;
+  /** A record this page left is in storage (written when hidden or left; removed when visible again). */
+  kept: boolean;
   /** Past pagehide: nothing more is sent until a restore says whether the record was taken. */
   gone: boolean;
   stopped: boolean;

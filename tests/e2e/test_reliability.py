@@ -202,8 +202,8 @@ def test_a_garbage_stub_queue_is_refused_entry_by_entry(store: StorePage, collec
     """An older stub's `gloodTracker.q` with bad entries: each is refused on its own (console, `rejected`), the
     good entry is tracked with its time, and the tracker gets ready; a queue that is not an array is refused."""
     store.page.add_init_script("""
-        window.gloodTracker = {q: [null, 'garbage', [Date.now() - 5000, 'search_submitted', {searchResult: {query: 'q'}}],
-                                   {}]};
+        window.gloodTracker = {q: [null, 'garbage',
+                                   [Date.now() - 5000, 'search_submitted', {searchResult: {query: 'q'}}], {}]};
     """)
     store.open("/")
     status = store.status()
