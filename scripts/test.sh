@@ -11,6 +11,8 @@ status=0
 # clean, as configured in pyproject.toml.
 .venv/bin/mypy || status=$?
 .venv/bin/ruff check tracker demo_store bench tests || status=$?
+# The page's scripts (sensor.js, relay.js) type-check against the protocol's typedefs (tsconfig.json).
+node_modules/.bin/tsc -p tsconfig.json || status=$?
 pytest_status=0
 .venv/bin/python -m pytest "$@" || pytest_status=$?
 [ "$status" != 0 ] || status=$pytest_status

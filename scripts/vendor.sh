@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vendor Pyodide (pinned in package.json / package-lock.json) from the
 # npm registry into static/vendor/, so the browser loads it from our own origin (and install terser, which
-# minifies the inline sensor, and puppeteer-core, which drives Firefox ESR in tests/engines/).
+# minifies the inline sensor, typescript, which type-checks the page's scripts, and puppeteer-core, which drives Firefox ESR in tests/engines/).
 # Each package keeps its package.json (the demo store serves it under /static/vendor/<name>@<version>/,
 # immutable), and text and wasm files get precompressed .zst and .gz variants (served as they are).
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 lock_sum=$(cat package.json package-lock.json scripts/vendor.sh | sha256sum | cut -c1-16)
 stamp=static/vendor/.stamp-$lock_sum
 if [ -f "$stamp" ] && [ -f static/vendor/pyodide/pyodide.mjs ] && [ -x node_modules/.bin/terser ] \
-    && [ -f node_modules/puppeteer-core/package.json ]; then
+    && [ -f node_modules/puppeteer-core/package.json ] && [ -x node_modules/.bin/tsc ]; then
   exit 0
 fi
 echo "setup: vendoring pyodide from the npm registry"
@@ -17,6 +17,7 @@ npm ci --ignore-scripts --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Un
 test -f node_modules/pyodide/pyodide.mjs
 test -x node_modules/.bin/terser
 test -f node_modules/puppeteer-core/package.json
+test -x node_modules/.bin/tsc
 # Build aside (node_modules/ is git-ignored and on the same file system) and swap at the end, so a
 # running store never sees a half-filled directory.
 next=node_modules/.glood-vendor-next
