@@ -19,7 +19,9 @@ Starts its own demo stores (port 0, temp SQLite), drives Chromium offline, print
   up: loop time, time to ready, time until everything is delivered, what each collector stored.
 - delivery: navigations (events fired right after ready, then `page.goto` elsewhere; same-origin and
   cross-site collectors) and pages left early (0.3 s, 1 s, 2 s after navigation start): whether their
-  page_viewed and product_viewed reached each collector exactly once.
+  page_viewed and product_viewed reached each collector exactly once; beside that, how many stored events
+  arrived more than once at each collector (`deliveries > 1`) and the tracker's own count of its one allowed
+  double send (`status().stats.resent_unanswered` of the last page).
 - routes: a long single-page session on the headless store: 200 client-side route changes (link clicks),
   sampled every 25: page and worker JS heap after a forced GC, Pyodide's wasm memory, PyProxy objects, DOM
   nodes, sections, the sensor's watched sections, status() and the collectors' counts (bench/routes.py).
@@ -328,6 +330,31 @@ def _listing(base_url: str, destination: str, name: str | None = None) -> list[d
     if name:
         query["name"] = name
     return _get_json(f"{base_url}/_collector/events.json?{urllib.parse.urlencode(query)}")
+
+
+def _double_sends(base_url: str, page_marker: str | None = None) -> dict[str, int]:
+    """Per collector, the stored events whose id arrived more than once (`deliveries > 1`): of every event the
+    collector holds (it was reset for the part), or only of pages whose URL contains `page_marker` (Glood's
+    `page_url`; Genlook's batch context URL, or the id of such a Glood event)."""
+    glood = _listing(base_url, "glood")
+    marked = {item["event_id"] for item in glood if page_marker is None or page_marker in (item.get("page_url") or "")}
+    out = {"glood": sum(1 for item in glood if item["event_id"] in marked and int(item.get("deliveries") or 1) > 1)}
+    out["genlook"] = sum(1 for item in _listing(base_url, "genlook")
+                         if (page_marker is None or item["event_id"] in marked
+                             or page_marker in (item.get("page_url") or ""))
+                         and int(item.get("deliveries") or 1) > 1)
+    return out
+
+
+def _resent_unanswered(status: dict[str, Any] | None) -> int | None:
+    """The tracker's own count of its one allowed double send (`status().stats.resent_unanswered`: events in
+    flight by the worker's own fetch when a page went, answer never seen, beaconed again). `stats` lists only the
+    counts that happened, so an absent key is 0; None when there is no status (the last page did not settle)."""
+    stats = (status or {}).get("stats")
+    if not isinstance(stats, dict):
+        return None
+    value = stats.get("resent_unanswered", 0)
+    return int(value) if isinstance(value, int | float) else None
 
 
 def _gzip_size(text: str) -> int:
@@ -851,13 +878,19 @@ class Bench:
                 break
             time.sleep(0.25)
         context.close()
+        # Every event the collector stored in this run (page events too, not only the fired ones).
+        doubles = _double_sends(collector_url)
+        resent = _resent_unanswered(last)
         self.results.setdefault("delivery", {})[label] = {
             "navigations": navigations, "events_per_navigation": events, "fired": len(wanted),
             "not_ready": not_ready, "last_page_status": last,
             **{f"{d}_stored": len(s) for d, s in stored.items()},
-            **{f"{d}_fraction": (len(s) / len(wanted) if wanted else None) for d, s in stored.items()}}
+            **{f"{d}_fraction": (len(s) / len(wanted) if wanted else None) for d, s in stored.items()},
+            "double_sends": doubles, "resent_unanswered": resent}
         self.log(f"  delivery {label}: fired {len(wanted)}, "
-                 + ", ".join(f"{d} {len(s)}" for d, s in stored.items()))
+                 + ", ".join(f"{d} {len(s)}" for d, s in stored.items())
+                 + f"; delivered more than once: glood {doubles['glood']}, genlook {doubles['genlook']}"
+                 + f"; tracker's resent_unanswered: {'-' if resent is None else resent}")
 
     def left_early(self, pages: int, leave_times: tuple[float, ...] = LEAVE_TIMES_S) -> None:
         """Per leave time, `pages` product pages (unique `?bench=` query), each left for the next that long
@@ -896,12 +929,16 @@ class Bench:
             found = self._page_events(urls)
             other_url = found.pop("_other_url", None)
             context.close()
+            # This leave time's pages only (the left pages and the last page share the marker).
+            doubles = _double_sends(self.base_url, f"bench={tag}-{int(leave * 1000)}-")
+            resent = _resent_unanswered(last)
             sensed = [bool(st["sensor"]) for st in states]
             summary: dict[str, Any] = {"pages": pages, "left_at_ms_median": median(left_at),
                                        "left_at_ms_max": max(left_at), "sensor_ran": sum(sensed),
                                        "sections_seen": sum(1 for st in states if st["fact"] is not None),
                                        "last_page_adopted_after_s": adopted_s,
-                                       "last_page_stats": (last or {}).get("stats")}
+                                       "last_page_stats": (last or {}).get("stats"),
+                                       "double_sends": doubles, "resent_unanswered": resent}
             for key, per_page in found.items():
                 summary[key] = {"exactly_once": sum(1 for c in per_page if c == 1),
                                 "missing": sum(1 for c in per_page if c == 0),
@@ -915,7 +952,9 @@ class Bench:
             series[f"{leave:g}"] = summary
             self.log(f"  left early {leave:g} s ({pages} pages, left at median {median(left_at):.0f} ms): "
                      + ", ".join(f"{k} {v['exactly_once']}/{pages}" for k, v in summary.items()
-                                 if isinstance(v, dict) and "exactly_once" in v))
+                                 if isinstance(v, dict) and "exactly_once" in v)
+                     + f"; delivered more than once: glood {doubles['glood']}, genlook {doubles['genlook']}"
+                     + f"; tracker's resent_unanswered: {'-' if resent is None else resent}")
         self.results.setdefault("delivery", {})["left_early"] = series
 
     def _page_events(self, urls: list[str], settle_s: float = 15) -> dict[str, list[int]]:
@@ -1128,19 +1167,21 @@ def table(results: dict[str, Any]) -> str:
         if navigations:
             lines.append("Delivery: events fired right after ready, then page.goto elsewhere "
                          "(no timer flush; a last page stays until adopted)")
-            row("", "fired", "glood", "genlook")
+            row("", "fired", "glood", "genlook", "twice G / GL", "allowed")
             for label, d in navigations.items():
                 row(f"{label} ({d['navigations']} x {d['events_per_navigation']})", str(d["fired"]),
-                    _pct(d.get("glood_fraction")), _pct(d.get("genlook_fraction")))
+                    _pct(d.get("glood_fraction")), _pct(d.get("genlook_fraction")), _pair(d.get("double_sends"), "?"),
+                    _count(d.get("resent_unanswered")))
         left = results["delivery"].get("left_early")
         if left:
             lines.append("Pages left early: product pages left for the next page N s after navigation start;")
             lines.append("  stored exactly once at each collector (a last page stays until adopted)")
-            row("", "Glood page", "Glood product", "Genlook page", "Genlook prod.")
+            row("", "Glood page", "Glood product", "Genlook page", "Genlook prod.", "twice G / GL", "allowed")
             for leave, d in left.items():
                 cells = [f"{d[k]['exactly_once']}/{d['pages']}" for k in (
                     "glood page_viewed", "glood product_viewed", "genlook page_viewed", "genlook product_viewed")]
-                row(f"left at {leave} s (median {_fmt(d['left_at_ms_median'])} ms)", *cells)
+                row(f"left at {leave} s (median {_fmt(d['left_at_ms_median'])} ms)", *cells,
+                    _pair(d.get("double_sends"), "?"), _count(d.get("resent_unanswered")))
                 if d.get("sensor_ran", d["pages"]) < d["pages"] or d.get("sections_seen", d["pages"]) < d["pages"]:
                     lines.append("    at the last check before leaving: the sensor had run on "
                                  f"{d['sensor_ran']}/{d['pages']}, "
@@ -1152,6 +1193,8 @@ def table(results: dict[str, Any]) -> str:
                         f"{k} {m} ({r}) / {o}" for k, (m, r, o) in missing.items() if m or o)
                         + (f"; Genlook events under another page's URL: {d['genlook_other_url']}"
                            if d.get("genlook_other_url") else ""))
+        if navigations or left:
+            lines.append(DOUBLE_SENDS_LEGEND)
     if "routes" in results:
         lines.append("")
         lines.append(routes_table(results["routes"]))
@@ -1178,8 +1221,21 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _pair(value: dict[str, int] | None) -> str:
-    return "-" if not value else f"{value.get('glood', 0)} / {value.get('genlook', 0)}"
+def _pair(value: dict[str, int] | None, absent: str = "-") -> str:
+    return absent if not value else f"{value.get('glood', 0)} / {value.get('genlook', 0)}"
+
+
+def _count(value: int | None) -> str:
+    """A count that may be missing (no status to read it from): "-" then."""
+    return "-" if value is None else f"{value:,}"
+
+
+DOUBLE_SENDS_LEGEND = (
+    "  twice G / GL: events stored at Glood / Genlook whose id arrived more than once (deliveries > 1; ? = not\n"
+    "  measured). allowed: the tracker's own count of its one allowed double send (status().stats.resent_unanswered:\n"
+    "  events in flight by the worker's own fetch when a page went, answer never seen), as the last page reports it:\n"
+    "  the count of the record it adopted (each page's count goes to the page that takes its record; the counts of\n"
+    "  the pages before are not summed); an absent key is 0; - = no status from the last page")
 
 
 def _lt(entry: dict[str, Any]) -> str:
