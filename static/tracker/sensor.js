@@ -188,7 +188,9 @@
     return new Promise(release => sensor.release = () => release(undefined));
   }).catch(() => {}) : granted && granted();
   const idle = () => (window.requestIdleCallback || setTimeout)(() => document.prerendering || started++
-    || import(runtime.relay).then(module => module.default(sensor)), {timeout: 2000});
+    || import(runtime.relay).then(module => module.default(sensor),
+      // Not loaded (the network, or the page left meanwhile): the page is marked, the record still kept at leaving.
+      () => { document.documentElement.dataset.gloodTracker = "error" }), {timeout: 2000});
   let started = 0;
   sensor.listeners = [[document, "click", click], [document, "auxclick", click], [document, "submit", submit],
     [document, "visibilitychange", () => {
