@@ -280,3 +280,23 @@ def test_a_failing_destination_gets_no_bodies_for_leaving():
         stored = dict((k, v) for k, v in hold["w"])
         assert json.loads(stored[JOURNAL_PREFIX + "page-2"])["events"]
     test_core_worker.run(go)
+
+
+def test_a_gone_page_taken_by_one_tab_is_not_taken_again_by_another_that_still_sees_its_record():
+    """localStorage reaches other tabs late: the second tab's fresh copy may still hold a record the first took. The
+    first holds `claimed:<page>` for its life, asked under the adoption lock: the second leaves the record alone."""
+    store = {FACTS_PREFIX + "page-1": record()}
+
+    async def go() -> None:
+        locks = FakeLocks(set())
+        first = Harness(store=store, locks=locks, page="page-2")
+        first.tracker.start()
+        await settle()
+        assert first.tracker.status()["stats"]["restored"] >= 3
+        assert "glood_tracker:claimed:page-1" in locks.names
+        second = Harness(store=store, locks=locks, page="page-3")  # its copy still has page-1's record
+        second.tracker.start()
+        await settle()
+        assert second.tracker.status()["stats"].get("restored", 0) == 0
+        assert PAGE_VIEWED not in sent_ids(second)["glood"]
+    test_core_worker.run(go)

@@ -67,6 +67,9 @@ class FakeLocks:
         self.taken.append(name)
         await work()
 
+    async def keep(self, name: str) -> None:
+        self.names.add(name)
+
 
 class Harness:
     """A worker tracker wired to doubles; `sensor` plays the page's side of the messages."""

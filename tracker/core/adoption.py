@@ -18,11 +18,15 @@ from .pipeline import Pipeline
 from .privacy import Consent
 from .storage import MirrorStorage
 
-__all__ = ["Adoption", "Locks", "TAB_LOCK_PREFIX", "ADOPT_LOCK"]
+__all__ = ["Adoption", "Locks", "TAB_LOCK_PREFIX", "ADOPT_LOCK", "CLAIMED_PREFIX"]
 
 #: Web Locks: the sensor holds `<prefix><page id>` while its page is alive; adoption runs under ADOPT_LOCK.
 TAB_LOCK_PREFIX = "glood_tracker:tab:"
 ADOPT_LOCK = "glood_tracker:adopt"
+#: Held by the worker that took a gone page's records, for its own life: localStorage reaches other tabs' processes
+#: late (Chromium), so another tab's fresh copy may still show records already taken; this lock, asked under
+#: ADOPT_LOCK like the pages' own, says they are.
+CLAIMED_PREFIX = "glood_tracker:claimed:"
 
 
 class Locks(Protocol):
@@ -33,6 +37,9 @@ class Locks(Protocol):
 
     async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` while holding lock `name`."""
+
+    async def keep(self, name: str) -> None:
+        """Take lock `name` and hold it for as long as this worker lives (returns once it is held)."""
 
 
 @dataclass
@@ -77,9 +84,12 @@ class Adoption:
                 # Which pages live is asked under the lock: a page restored from the back/forward cache takes its
                 # own lock back under it too, so it either finds its record or knows it was taken.
                 names = await locks.held()
-                alive = {n[len(TAB_LOCK_PREFIX):] for n in names if n.startswith(TAB_LOCK_PREFIX)}
+                alive = {n[len(prefix):] for n in names for prefix in (TAB_LOCK_PREFIX, CLAIMED_PREFIX)
+                         if n.startswith(prefix)}  # pages alive, and gone pages another worker took already
                 alive.add(self.page_id)
                 await self._claim(alive)
+                for page in sorted(self.pipeline.journal.taken_pages):
+                    await locks.keep(CLAIMED_PREFIX + page)
 
             await locks.exclusive(ADOPT_LOCK, claim)
         except asyncio.CancelledError:

@@ -81,6 +81,8 @@ class Journal:
         self.stale_ms = stale_ms
         self._encoded: dict[str, str] = {}
         self._written = False
+        #: The pages whose records `claim` and `claim_facts` took.
+        self.taken_pages: set[str] = set()
 
     @property
     def key(self) -> str:
@@ -166,6 +168,7 @@ class Journal:
             if page_gone(page, int(record["seen"]), alive, previous, now, self.stale_ms):
                 self.storage.remove(key)
                 taken.append(record)
+                self.taken_pages.add(page)
         return taken, corrupt
 
     def forget_encodings(self) -> None:
