@@ -14,7 +14,7 @@ function where(location) {
 
 function watch(p) {
   p.on("pageerror", (error) => {
-    const stack = String(error && error.stack || "").split("\n").find((line) => line.trim()) || "";
+    const stack = String(error && error.stack || "").split("\n").find((line) => line.includes("://")) || "";
     errors.page.push(`${error && error.message || String(error)}${stack ? ` @ ${stack.trim()}` : ""}`);
   });
   p.on("console", (message) => {
