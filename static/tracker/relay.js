@@ -187,7 +187,11 @@ export default (sensor) => {
   try { overrides = window.gloodTrackerConfig ? JSON.parse(JSON.stringify(window.gloodTrackerConfig)) : null } catch (e) { error("window.gloodTrackerConfig is not JSON: " + e) }
   const worker = new Worker(sensor.runtime.worker, { type: "module", name: "glood-tracker" });
   worker.onmessage = (event) => receive(event.data);
-  worker.onerror = (event) => { error("the tracker's worker failed: " + (event.message || event)); marks.gloodTracker = "error" };
+  worker.onerror = (event) => {
+    if (sensor.gone) return; // the page is being left: a worker torn down while it started is no failure (WebKit)
+    error("the tracker's worker failed: " + (event.message || event));
+    marks.gloodTracker = "error";
+  };
   // Shopify's Customer Privacy API is there only once loaded the Shopify way; until it answers, consent waits.
   const shopify = window.Shopify;
   const privacy = () => shopify && shopify.customerPrivacy;

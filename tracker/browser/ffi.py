@@ -59,6 +59,10 @@ async def deliver(url: str, body: str, headers: Mapping[str, str]) -> tuple[int,
     return int(response.status), None if retry_after is None or retry_after is jsnull else str(retry_after)
 
 
+#: How long the worker waits for the adoption lock before it takes it from its holder (see WebLocks.exclusive).
+STEAL_AFTER_MS = 8000
+
+
 class WebLocks:
     """navigator.locks of the worker (same origin, same locks as the page's)."""
 
@@ -91,12 +95,26 @@ class WebLocks:
         await granted
 
     async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` under lock `name`. A holder that keeps it past STEAL_AFTER_MS is a page frozen mid-claim (WebKit
+        keeps a page's worker, and the locks it holds, in its back/forward cache; Chromium evicts such a page): the
+        lock is then stolen, so adoption is not blocked for as long as that page stays cached."""
         def granted(_lock: Any) -> Any:
             return asyncio.ensure_future(work())  # a Future returned to JavaScript is a Promise there
 
         callback = create_proxy(granted)
         try:
-            await self._locks.request(name, callback)
+            timeout = getattr(js.AbortSignal, "timeout", None)
+            if timeout is None:  # an engine without AbortSignal.timeout waits as long as it takes
+                await self._locks.request(name, callback)
+                return
+            try:
+                options = to_js({"signal": timeout(STEAL_AFTER_MS)}, dict_converter=js.Object.fromEntries)
+                await self._locks.request(name, options, callback)
+            except Exception as exc:  # noqa: BLE001 - the wait timed out (an AbortError / TimeoutError)
+                if "abort" not in str(exc).lower() and "timeout" not in str(exc).lower():
+                    raise
+                steal = to_js({"steal": True}, dict_converter=js.Object.fromEntries)
+                await self._locks.request(name, steal, callback)
         finally:
             callback.destroy()
 
