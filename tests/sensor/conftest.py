@@ -4,18 +4,16 @@ and a SensorLab per test, which fails the test if its page threw or logged a con
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# The same browser and arguments as tests/e2e (a session shares one browser): nothing leaves the machine.
+from e2e.conftest import CHROMIUM, OFFLINE_ARGS
 from playwright.sync_api import Page
 
 from .lab import SensorLab
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# The same arguments as tests/e2e (a session shares one browser): nothing leaves the machine.
-OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pytest
+from own_thread import run_on_own_thread
 
 from tracker.core.config import ConfigError
 from tracker.core.facts import stable_id
@@ -124,19 +124,7 @@ class Harness:
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
     """Run a test coroutine on a loop of its own thread (Playwright's sync API may hold this thread's loop)."""
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(test())  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
+    run_on_own_thread(test)
 
 
 async def settle() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from own_thread import run_on_own_thread
 from starlette.applications import Starlette
 
 from demo_store.__main__ import parse_args, settings_from_args
@@ -39,25 +40,6 @@ ORIGIN = "http://localhost:9999"
 #: How long a test waits for what it expects before failing (the machine is shared: generous).
 GIVE_UP_AFTER = 30.0
 Message = dict[str, Any]
-
-
-def run_apart(coroutine: Awaitable[T]) -> T:
-    """`asyncio.run` on a thread of its own: after the e2e tests Playwright's sync API holds this thread's loop."""
-    result: list[T] = []
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coroutine))  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
 
 
 def glood_body(event_id: str) -> bytes:
@@ -178,7 +160,7 @@ def test_overload_is_answered_in_the_error_shape_with_cors_and_counted(
         assert (await first).status == 200
         return refused
 
-    answer = run_apart(scenario())
+    answer = run_on_own_thread(scenario)
     assert answer.status == 503
     body = answer.json()
     assert body["error"] == 503 and "server busy" in body["message"]
@@ -209,7 +191,7 @@ def test_overload_elsewhere_is_json_under_api_paths_and_a_page_otherwise(make_ap
         await first
         return api, page
 
-    api, page = run_apart(scenario())
+    api, page = run_on_own_thread(scenario)
     assert api.status == 503 and api.json()["error"] == 503 and api.headers["retry-after"] == str(RETRY_AFTER)
     assert "access-control-allow-origin" not in api.headers
     assert page.status == 503 and page.headers["content-type"].startswith("text/html")
@@ -234,7 +216,7 @@ def test_a_waiting_request_runs_when_a_slot_frees(make_app: Callable[..., Starle
         await first
         return await second
 
-    assert run_apart(scenario()).status == 200
+    assert run_on_own_thread(scenario).status == 200
     counts = stats(app)
     assert counts["genlook"]["accepted"] == 1 and counts["server"]["overloaded"] == 0
     assert counts["server"]["running"] == counts["server"]["waiting"] == 0
@@ -257,7 +239,7 @@ def test_one_client_cannot_take_every_slot(make_app: Callable[..., Starlette]) -
         await asyncio.gather(*firsts)
         return same, other
 
-    same, other = run_apart(scenario())
+    same, other = run_on_own_thread(scenario)
     assert same.status == 503 and other.status == 200
     assert stats(app)["glood"]["rejected_by_status"] == {"503": 1}
 
@@ -284,7 +266,7 @@ def test_waiting_clients_take_turns(make_app: Callable[..., Starlette]) -> None:
         held.release()
         await asyncio.gather(first, *waiting)
 
-    run_apart(scenario())
+    run_on_own_thread(scenario)
     assert order == ["a2", "b1", "a3"]
 
 
@@ -302,7 +284,7 @@ def test_preflights_are_never_refused(make_app: Callable[..., Starlette]) -> Non
         await first
         return preflight
 
-    answer = run_apart(scenario())
+    answer = run_on_own_thread(scenario)
     assert answer.status == 204 and answer.headers["access-control-allow-origin"] == ORIGIN
     assert stats(app)["server"]["overloaded"] == 0
 
@@ -331,7 +313,7 @@ def test_a_slow_body_holds_no_slot(make_app: Callable[..., Starlette]) -> None:
         rest.set()
         return await slow, quick
 
-    slow, quick = run_apart(scenario())
+    slow, quick = run_on_own_thread(scenario)
     assert slow.status == quick.status == 200
     assert stats(app)["genlook"]["accepted"] == 2
 
@@ -347,7 +329,7 @@ def test_requests_the_server_marked_overloaded_are_answered_by_the_app(make_app:
         preflight = await call(app, "OPTIONS", GENLOOK, headers={"origin": ORIGIN}, scope=mark)
         return refused, preflight
 
-    refused, preflight = run_apart(scenario())
+    refused, preflight = run_on_own_thread(scenario)
     assert refused.status == 503 and refused.json() == {"error": 503, "message": mark[OVERLOADED]}
     assert refused.headers["access-control-allow-origin"] == ORIGIN and refused.headers["connection"] == "close"
     assert preflight.status == 204 and preflight.headers["connection"] == "close"
@@ -365,7 +347,7 @@ def test_reset_forgets_overload_counts(make_app: Callable[..., Starlette]) -> No
         await call(app, "POST", "/_collector/reset")
         return await call(app, "GET", "/_collector/stats.json")
 
-    after = run_apart(scenario()).json()
+    after = run_on_own_thread(scenario).json()
     assert after["server"]["overloaded"] == 0 and after["genlook"]["rejected"] == 0
 
 
