@@ -158,6 +158,9 @@ class Pipeline:
         self.already_sent: set[str] = set()
         #: "<destination> <event id>" of events settled since the worker's last hold: the sensor forgets them.
         self.acked: list[str] = []
+        #: The inspector's debug channel (tracker/core/debugchannel.py), set only while the inspector is on:
+        #: told `(kind, fields)` of each event dropped, flush held back, body sent and answer. None: nothing runs.
+        self.observer: Callable[[str, dict[str, Any]], None] | None = None
         self._dirty = False
         if self.consent is Consent.DENIED:
             self._forget_stored()
@@ -213,13 +216,16 @@ class Pipeline:
             raise
         if self.consent is Consent.DENIED:
             self.stats["dropped_consent"] += 1
+            self._observe("dropped", id=event.id, name=event.name, reason="consent denied")
             return None
         if self.muted is not None:
             self.stats[f"dropped_{self.muted}"] += 1
+            self._observe("dropped", id=event.id, name=event.name, reason=self.muted)
             return None
         if self.before_send is not None:
             kept = self._before_send(event)
             if kept is None:
+                self._observe("dropped", id=event.id, name=event.name, reason="before_send")
                 return None
             event = kept
         self.enqueue(event)
@@ -336,10 +342,12 @@ class Pipeline:
         self.consent = state
         self._debug(f"consent {state}")
         if granted:
+            self._observe("consent", state=state.value, held=self.pending(), dropped=0)
             self.identity.save(self.storage)
             self.persist()
             return
-        self._drop_backlog("dropped_consent")
+        dropped = self._drop_backlog("dropped_consent")
+        self._observe("consent", state=state.value, held=0, dropped=dropped)
         self._forget_stored()
 
     def _drop_backlog(self, reason: str) -> int:
@@ -411,6 +419,8 @@ class Pipeline:
         report = FlushReport(reason)
         if self.consent is not Consent.GRANTED:
             report.deferred = {n: len(o) for n, o in self.outboxes.items() if o}
+            if report.deferred:
+                self._observe("waiting", reason=f"consent {self.consent}", deferred=report.deferred)
             self.persist_if_dirty()
             return report
         if self.journal.lost():  # another page adopted our stored backlog: it sends those events now
@@ -452,6 +462,7 @@ class Pipeline:
                 transport = self.bulk if bulk and self.bulk is not None else self.transport
                 result = transport.send(body.url, body.payload, dict(body.headers),
                                         destination=name, event_ids=body.event_ids)
+                self._observe_body(body, "fetch" if bulk else "keepalive" if body.headers else "beacon", result)
                 if isinstance(result, Receipt):
                     if bulk:
                         self.bulk_in_flight_bytes += body.size
@@ -476,6 +487,8 @@ class Pipeline:
                     report.deferred[name] = len(self.outboxes[name])
                     self.stats[f"refused_{name}"] += 1
                     self._debug(f"{name}: send refused ({body.size} bytes); retry in {delay:.0f} ms")
+                    self._observe("outcome", d=name, ids=list(body.event_ids), status=None, outcome="retry",
+                                  delay=delay, why="not sent")
                     del streams[name]
         if report.sent or report.refused or report.awaiting:
             self._debug(f"flush[{reason}]: {report.events_sent} event(s) in {len(report.sent)} request(s), "
@@ -521,6 +534,7 @@ class Pipeline:
             outbox.remove(known)
             self.stats[f"sent_{name}"] += len(known)
             self._dirty = True
+        self._observe("hidden", d=name, ids=list(event_ids), known=len(known))
 
     def _settle(self, name: str, body: Body, bulk: bool, status: int | None, retry_after_ms: float | None) -> None:
         """The answer to a sent body: delivered, to be retried (backoff, Retry-After) or refused for good.
@@ -545,10 +559,18 @@ class Pipeline:
                     self.bulk_in_flight_bytes += body.size
                     self.bulk_ids.update(f"{name} {i}" for i in body.event_ids)
                     self.stats[f"rerouted_{name}"] += 1
+                    self._observe("outcome", d=name, ids=list(body.event_ids), status=status, outcome="rerouted",
+                                  why="sendBeacon refused it (keepalive quota full): the worker fetches it")
                     result.subscribe(functools.partial(self._settle, name, body, True))
                     return
             status = None
         outcome = outcome_for_status(status)
+        if self.observer is not None:
+            self._observe("outcome", d=name, ids=list(body.event_ids), status=status, outcome=outcome,
+                          way="fetch" if bulk else "keepalive" if body.headers else "beacon",
+                          retry_after=retry_after_ms,
+                          why=None if outcome == "ok" else "network failure" if status is None
+                          else f"answered {status}")
         if outcome != "retry":
             self.acked.extend(f"{name} {i}" for i in body.event_ids)
         if outcome == "ok":
@@ -654,3 +676,14 @@ class Pipeline:
     def _debug(self, message: str) -> None:
         if self.log is not None and self.config.debug:
             self.log(message)
+
+    def _observe(self, kind: str, **fields: Any) -> None:
+        """Tell the inspector's debug channel, when there is one (`observer`)."""
+        if self.observer is not None:
+            self.observer(kind, fields)
+
+    def _observe_body(self, body: Body, way: str, result: bool | Receipt) -> None:
+        if self.observer is not None:
+            self.observer("body", {"d": body.destination, "u": body.url, "x": body.payload.decode("utf-8", "replace"),
+                                   "ids": list(body.event_ids), "way": way, "bytes": body.size,
+                                   "taken": bool(result)})
