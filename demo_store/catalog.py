@@ -21,6 +21,8 @@ class Variant:
     id: str
     title: str
     price_cents: int
+    #: False: sold out (the cart refuses it with Shopify's 422 "already sold out").
+    available: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ _COLLECTIONS = (
     Collection("482113372438", ALL_HANDLE, "All products", "Everything in the store."),
 )
 
+#: Sold out (a variant whose add to cart the store refuses): the wool overcoat in L.
+SOLD_OUT = frozenset({("wool-overcoat", "L")})
+
 # handle, title, colour, collection, price in cents, sized?, description
 _PRODUCTS = (
     ("classic-oxford-shirt", "Classic Oxford Shirt", "#8fb8de", "shirts", 4900, True,
@@ -102,7 +107,7 @@ def _build_products() -> tuple[Product, ...]:
     products = []
     for index, (handle, title, color, collection, price, sized, description) in enumerate(_PRODUCTS):
         sizes = _SIZES if sized else ("Default Title",)
-        variants = tuple(Variant(str(56640794886518 + index * 1000 + n), size, price)
+        variants = tuple(Variant(str(56640794886518 + index * 1000 + n), size, price, (handle, size) not in SOLD_OUT)
                          for n, size in enumerate(sizes))
         products.append(Product(str(15441118822774 + index * 131), handle, title, description, color,
                                 collection, variants))

@@ -107,6 +107,96 @@
     }
   }
 
+  // -- the cart drawer (as Dawn's: fetch, bundled section rendering) ----------------------
+  // On with `?cart_ui=drawer` (remembered in a cookie; `?cart_ui=classic` turns it off): add-to-cart forms are
+  // sent by fetch to /cart/add with FormData, the answer's rendered `cart-drawer` section opens in a drawer whose
+  // +/-/remove forms go by fetch to /cart/change.js. Without JavaScript, the same forms post and redirect.
+
+  const CART_SECTIONS = ["cart-drawer", "cart-icon-bubble"];
+
+  function cartUI() {
+    const asked = new URLSearchParams(location.search).get("cart_ui");
+    if (asked === "drawer" || asked === "classic") document.cookie = `cart_ui=${asked}; path=/; samesite=lax`;
+    const match = document.cookie.match(/(?:^|; )cart_ui=(\w+)/);
+    return match ? match[1] : "classic";
+  }
+
+  function drawer() {
+    let aside = document.getElementById("cart-drawer");
+    if (!aside) {
+      aside = document.createElement("aside");
+      aside.id = "cart-drawer";
+      aside.className = "cart-drawer";
+      aside.setAttribute("aria-label", "Cart");
+      aside.hidden = true;
+      aside.innerHTML = '<button type="button" class="link-button drawer-close" aria-label="Close cart">Close</button>' +
+        '<div id="cart-drawer-body"></div><p class="form-error" role="alert" hidden></p>';
+      aside.querySelector(".drawer-close").addEventListener("click", () => { aside.hidden = true; });
+      document.body.append(aside);
+    }
+    return aside;
+  }
+
+  /** Show the answer's rendered sections: the drawer's content, and the header's count. */
+  function showSections(sections) {
+    const aside = drawer();
+    if (sections && sections["cart-drawer"]) aside.querySelector("#cart-drawer-body").innerHTML = sections["cart-drawer"];
+    const bubble = sections && sections["cart-icon-bubble"];
+    const link = document.querySelector('.site-nav a[href="/cart"]');
+    if (bubble && link) link.textContent = new DOMParser().parseFromString(bubble, "text/html").body.textContent.trim();
+    aside.querySelector(".form-error").hidden = true;
+    aside.hidden = false;
+    aside.dataset.state = "open";
+  }
+
+  function showError(form, description) {
+    const box = form.querySelector(".form-error") || drawer().querySelector(".form-error");
+    box.textContent = description;
+    box.hidden = false;
+  }
+
+  /** Answer JSON of a cart request, or an Error carrying Shopify's `description`. */
+  async function cartAnswer(response) {
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.description || answer.message || `the cart answered ${response.status}`);
+    return answer;
+  }
+
+  /** An add-to-cart form sent as Dawn's product form sends it: FormData to /cart/add, sections asked. */
+  async function ajaxAdd(form) {
+    const body = new FormData(form);
+    body.append("sections", CART_SECTIONS.join(","));
+    body.append("sections_url", location.pathname);
+    const response = await fetch(form.getAttribute("action"), {method: "POST", body,
+      headers: {"Accept": "application/javascript", "X-Requested-With": "XMLHttpRequest"}});
+    showSections((await cartAnswer(response)).sections);
+  }
+
+  /** A drawer line's +/-/remove form as Dawn's cart drawer sends it: JSON to /cart/change.js. */
+  async function ajaxChange(form) {
+    const data = new FormData(form);
+    const response = await fetch("/cart/change.js", {method: "POST",
+      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      body: JSON.stringify({line: Number(data.get("line")), quantity: Number(data.get("quantity")),
+        sections: CART_SECTIONS, sections_url: location.pathname})});
+    showSections((await cartAnswer(response)).sections);
+  }
+
+  function cartDrawer() {
+    document.addEventListener("submit", (event) => {
+      const form = event.target;
+      const action = form.getAttribute && form.getAttribute("action");
+      const send = action && action.endsWith("/cart/add") ? ajaxAdd
+        : form.classList && form.classList.contains("drawer-change") ? ajaxChange : null;
+      if (!send || event.defaultPrevented) return;
+      event.preventDefault();
+      const button = form.querySelector("[type=submit]");
+      if (button) button.disabled = true;
+      send(form).catch((err) => showError(form, err.message))
+        .finally(() => { if (button && button.isConnected) button.disabled = false; });
+    });
+  }
+
   // -- the collector page ---------------------------------------------------------------
 
   function receivedTime(iso) {
@@ -169,6 +259,7 @@
   }
 
   function start() {
+    if (cartUI() === "drawer") cartDrawer();
     setTimeout(fillSlots, LATE_SECTION_DELAY_MS);
     const collector = document.getElementById("collector");
     if (collector) collectorPage(collector);

@@ -47,11 +47,11 @@ def test_adds_up_to_the_limit_exactly_are_fine(client: TestClient) -> None:
 
 
 def test_add_js_is_capped_too(client: TestClient) -> None:
-    """/cart/add.js refuses with 422 in the Error shape past 99 a line; the line keeps its quantity."""
+    """/cart/add.js refuses with 422 in Shopify's cart error shape past 99 a line; the line keeps its quantity."""
     assert client.post("/cart/add.js", json={"id": VARIANT, "quantity": 98}).json()["quantity"] == 98
     refused = client.post("/cart/add.js", json={"id": VARIANT, "quantity": 2})
-    assert refused.status_code == 422 and refused.json()["error"] == 422
-    assert "holds 98" in refused.json()["message"]
+    assert refused.status_code == 422 and refused.json()["status"] == 422
+    assert "holds 98" in refused.json()["description"]
     assert client.post("/cart/add.js", json={"id": VARIANT, "quantity": 1}).json()["quantity"] == 99
     assert quantities(client) == [99]
 
