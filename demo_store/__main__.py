@@ -8,10 +8,12 @@ from pathlib import Path
 import uvicorn
 
 from .app import Settings, create_app
+from .cdn import create_cdn_app
+from .live import LiveServer
 from .serving import HEADER_TIMEOUT, MAX_CONNECTIONS_PER_CLIENT, connection_budget, server_config
 from .settings import GENLOOK_EVENTS_PATH
 
-__all__ = ["parse_args", "settings_from_args", "main"]
+__all__ = ["parse_args", "settings_from_args", "store_origins", "main"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="how long a request waits for a slot before it is answered 503 (default: %(default)s)")
     parser.add_argument("--dist-dir", default=None, metavar="DIR",
                         help="where the tracker's build goes, served under /dist/ (default: dist/)")
+    parser.add_argument("--cdn-port", type=int, default=None, metavar="PORT",
+                        help="also serve the tracker's build on this port, as a CDN (another origin, CORS for this "
+                             "store's origins), build it with --base-url http://HOST:PORT/ and load the tracker "
+                             "from there")
     parser.add_argument("--full-stdlib", action="store_true",
                         help="ship Pyodide's standard library untrimmed (python -m tracker build --full-stdlib)")
     return parser.parse_args(argv)
@@ -68,18 +74,49 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                     allowed_hosts=tuple(args.allowed_host),
                     tracker_overrides={"filter_bots": True} if args.filter_bots else {},
                     dist_dir=Path(args.dist_dir) if args.dist_dir else None, full_stdlib=args.full_stdlib,
+                    dist_url=f"http://{_url_host(args.host)}:{args.cdn_port}/" if args.cdn_port else "",
                     body_timeout=args.body_timeout, max_requests=args.max_requests,
                     max_requests_per_client=args.max_requests_per_client, queue_timeout=args.queue_timeout)
+
+
+def _url_host(host: str) -> str:
+    """`host` as it goes in a URL: an IPv6 address in brackets; any interface (0.0.0.0, ::) as 127.0.0.1."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def store_origins(host: str, port: int, allowed_hosts: list[str]) -> list[str]:
+    """The origins the store's pages can have: the loopback names and `host`, and each --allowed-host (on `port`
+    unless the entry names one; "*" adds nothing: any host cannot be listed)."""
+    names = [_url_host(host), "127.0.0.1", "localhost", "[::1]"]
+    origins = [f"http://{name}:{port}" for name in dict.fromkeys(names)]
+    for entry in allowed_hosts:
+        entry = entry.strip()
+        if entry and entry != "*":
+            origins.append(f"http://{entry}" if ":" in entry.rsplit("]", 1)[-1] else f"http://{entry}:{port}")
+    return origins
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_from_args(args)
-    url = f"http://{args.host}:{args.port}"
+    url = f"http://{_url_host(args.host)}:{args.port}"
+    app = create_app(settings)  # builds the tracker's dist/ first when missing or stale
+    cdn: LiveServer | None = None
+    if args.cdn_port:
+        # The CDN in a thread of its own (two uvicorn servers in one loop would fight over the signal handlers).
+        cdn_app = create_cdn_app(settings.tracker_dist_dir, store_origins(args.host, args.port, args.allowed_host))
+        cdn = LiveServer(cdn_app, "cdn", host=args.host, port=args.cdn_port)
+        print(f"Tracker's build on {settings.dist_url}  (a CDN: CORS for this store's origins)", flush=True)
     print(f"Demo store on {url}/  (received events: {url}/_collector)", flush=True)
-    uvicorn.Server(server_config(create_app(settings), args.host, args.port, header_timeout=args.header_timeout,
-                                 max_connections=args.max_connections,
-                                 max_connections_per_client=args.max_connections_per_client)).run()
+    try:
+        uvicorn.Server(server_config(app, args.host, args.port, header_timeout=args.header_timeout,
+                                     max_connections=args.max_connections,
+                                     max_connections_per_client=args.max_connections_per_client)).run()
+    finally:
+        if cdn is not None:
+            cdn.stop()
 
 
 if __name__ == "__main__":

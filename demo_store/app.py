@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> Starlette:
     """A demo store: pages, cart, the sections stand-in, the collectors, static files and the tracker's build
     (made now when `dist/` is missing or stale)."""
     tracker = TrackerDist(settings.tracker_dist_dir, settings.tracker_dir, settings.static_dir,
-                          full_stdlib=settings.full_stdlib)
+                          full_stdlib=settings.full_stdlib, base_url=settings.tracker_base_url)
     tracker.manifest()
     state = AppState(settings=settings, catalog=CATALOG, db=Database(settings.db_path), tracker=tracker,
                      limiter=limiter_from(settings))

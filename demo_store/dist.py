@@ -23,10 +23,10 @@ class TrackerDist:
     """One build output directory and the embed rendered from its manifest."""
 
     def __init__(self, out: Path, tracker_dir: Path, static_dir: Path, repo_root: Path = REPO_ROOT, *,
-                 full_stdlib: bool = False) -> None:
+                 full_stdlib: bool = False, base_url: str = DIST_PREFIX + "/") -> None:
         self.out = out
         self.sources = Sources(tracker_dir, static_dir, repo_root)
-        self.options = Options(base_url=DIST_PREFIX + "/", full_stdlib=full_stdlib)
+        self.options = Options(base_url=base_url, full_stdlib=full_stdlib)
         self._lock = threading.Lock()
         self._manifest: dict[str, Any] | None = None
         self._sensor: tuple[str, str] | None = None

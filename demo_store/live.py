@@ -15,22 +15,23 @@ __all__ = ["LiveServer", "Gate"]
 
 
 class LiveServer:
-    """An ASGI app on a free port; `url` once started, `stop()` to shut it down. Served as `python -m
-    demo_store` serves it (`serving.server_config`); `options` go to uvicorn.Config."""
+    """An ASGI app on a free port (or `port`; `host` 127.0.0.1 unless told) in a background thread; `url` once
+    started, `stop()` to shut it down. Served as `python -m demo_store` serves it (`serving.server_config`);
+    `options` go to uvicorn.Config. A second one plays the CDN beside a store (`demo_store.cdn`)."""
 
     def __init__(self, app: Any, name: str = "demo-store", *, header_timeout: float = HEADER_TIMEOUT,
-                 **options: Any) -> None:
-        config = server_config(app, "127.0.0.1", 0, header_timeout=header_timeout, lifespan="on", **options)
+                 host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+        config = server_config(app, host, port, header_timeout=header_timeout, lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("demo store did not start")
+                raise RuntimeError(f"{name} did not start on {host}:{port}")
             time.sleep(0.02)
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -55,7 +55,7 @@ def tracker_embed(settings: Settings, tracker: TrackerDist | None = None,
     inline script.
     """
     tracker = tracker or TrackerDist(settings.tracker_dist_dir, settings.tracker_dir, settings.static_dir,
-                                     full_stdlib=settings.full_stdlib)
+                                     full_stdlib=settings.full_stdlib, base_url=settings.tracker_base_url)
     return Markup(tracker.embed({**settings.tracker_config(), **(config or {})}))
 
 

@@ -19,7 +19,7 @@ from .api import EXPOSED_HEADERS, cors_headers, json_error
 from .collector import COLLECTOR_PATHS
 from .settings import AppState, Settings
 
-__all__ = ["LOOPBACK_HOSTS", "host_allowed", "inline_scripts", "script_hash", "collector_origins",
+__all__ = ["LOOPBACK_HOSTS", "host_allowed", "inline_scripts", "script_hash", "collector_origins", "runtime_origins",
            "content_security_policy", "HostGuard", "SecurityHeaders"]
 
 #: Served under any port whatever the settings say: the names of this machine.
@@ -148,8 +148,18 @@ def collector_origins(settings: Settings) -> list[str]:
     """The origins of the configured collectors (`glood_url`, `genlook_url`, overrides included) that are
     absolute http(s) URLs; relative ones are this origin."""
     config = settings.tracker_config()
+    return _origins((config.get("glood_url"), config.get("genlook_url")))
+
+
+def runtime_origins(settings: Settings) -> list[str]:
+    """The origin the tracker's build is loaded from when it is not this one (`dist_url`: a CDN), else none."""
+    return _origins((settings.dist_url,))
+
+
+def _origins(urls: Iterable[object]) -> list[str]:
+    """The distinct origins of those of `urls` that are absolute http(s) URLs (CSP source expressions)."""
     origins: list[str] = []
-    for url in (config.get("glood_url"), config.get("genlook_url")):
+    for url in urls:
         if not isinstance(url, str):
             continue
         try:
@@ -167,12 +177,17 @@ def collector_origins(settings: Settings) -> list[str]:
     return origins
 
 
-def _policy(script_hashes: Iterable[str], connect_origins: Iterable[str]) -> str:
+def _policy(script_hashes: Iterable[str], connect_origins: Iterable[str], runtime: Iterable[str] = ()) -> str:
+    """`runtime`: the origins the tracker's build comes from besides this one (a CDN). The page imports the relay
+    from there (script-src); the worker is a blob: whose module graph (its module, Pyodide) is fetched from there as
+    worker scripts (worker-src: without the CDN there, Chromium, Firefox and WebKit all refuse the worker's module),
+    and its wasm, lockfile, standard library and wheel are fetched (connect-src)."""
+    runtime = list(runtime)
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", "'wasm-unsafe-eval'", *dict.fromkeys(script_hashes)],
-        "worker-src": ["'self'", "blob:"],
-        "connect-src": ["'self'", *connect_origins],
+        "script-src": ["'self'", *runtime, "'wasm-unsafe-eval'", *dict.fromkeys(script_hashes)],
+        "worker-src": ["'self'", "blob:", *runtime],
+        "connect-src": ["'self'", *runtime, *(o for o in connect_origins if o not in runtime)],
         "img-src": ["'self'", "data:"],
         "style-src": ["'self'", "'unsafe-inline'"],
         "object-src": ["'none'"],
@@ -185,8 +200,10 @@ def _policy(script_hashes: Iterable[str], connect_origins: Iterable[str]) -> str
 
 def content_security_policy(html: str, settings: Settings) -> str:
     """The CSP of a page of this store whose final HTML is `html`: its own origin, WebAssembly, one hash per
-    inline script, workers from here (or blob:), fetches and beacons to here and to the collectors."""
-    return _policy((script_hash(s) for s in inline_scripts(html)), collector_origins(settings))
+    inline script, workers from here (or blob:), fetches and beacons to here and to the collectors, and the
+    tracker's build from its CDN when `dist_url` names one."""
+    return _policy((script_hash(s) for s in inline_scripts(html)), collector_origins(settings),
+                   runtime_origins(settings))
 
 
 class SecurityHeaders:
@@ -197,6 +214,7 @@ class SecurityHeaders:
         self.app = app
         self.settings = settings
         self.connect_origins = collector_origins(settings)
+        self.runtime_origins = runtime_origins(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -222,7 +240,7 @@ class SecurityHeaders:
                 encoded = "content-encoding" in headers
                 page = "" if encoded else body.decode("utf-8", "replace")
                 headers["Content-Security-Policy"] = _policy(
-                    (script_hash(s) for s in inline_scripts(page)), self.connect_origins)
+                    (script_hash(s) for s in inline_scripts(page)), self.connect_origins, self.runtime_origins)
                 headers.setdefault("Referrer-Policy", REFERRER_POLICY)
                 await send(start)
                 await send({"type": "http.response.body", "body": body})

@@ -39,7 +39,9 @@ class Settings:
     to `queue_timeout` seconds for a slot, then get a 503 (`demo_store.admission`).
     `dist_dir` is where the tracker's build goes and is served from, under `/dist/` (default: `dist/` next to
     `tracker_dir`); the store builds it on start when missing or stale. `full_stdlib` ships Pyodide's standard
-    library untrimmed (`python -m tracker build --full-stdlib`).
+    library untrimmed (`python -m tracker build --full-stdlib`). `dist_url` is where pages load that build from:
+    "" = this store's `/dist/`; an absolute URL of another origin plays a CDN (`python -m demo_store --cdn-port`),
+    and the build's URLs start with it (`python -m tracker build --base-url`).
     """
 
     db_path: str = "var/demo.sqlite3"
@@ -61,6 +63,14 @@ class Settings:
     queue_timeout: float = 5.0
     dist_dir: Path | None = None
     full_stdlib: bool = False
+    dist_url: str = ""
+
+    @property
+    def tracker_base_url(self) -> str:
+        """The build's `--base-url`: `dist_url` (ending in "/"), else `/dist/`."""
+        if not self.dist_url:
+            return "/dist/"
+        return self.dist_url if self.dist_url.endswith("/") else self.dist_url + "/"
 
     @property
     def tracker_dist_dir(self) -> Path:
