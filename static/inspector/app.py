@@ -516,9 +516,10 @@ class Inspector:
             badge = outline.firstChild
             badge.setAttribute("data-viewable", "true" if viewable else "false")
             badge.setAttribute("data-rendered", "true" if flags.get("rendered") else "false")
-            badge.textContent = (f"{section.name or 'section'} · {'rendered' if flags.get('rendered') else 'not rendered'}"
-                                 f" · {section.share:.0%} visible · view {timer / 1000:.1f}/{self.duration / 1000:.1f} s"
-                                 f" · {'viewable' if viewable else 'not viewable'} · clicked {flags.get('clicked', 0)}"
+            rendered = "rendered" if flags.get("rendered") else "not rendered"
+            badge.textContent = (f"{section.name or 'section'} · {rendered} · {section.share:.0%} visible · "
+                                 f"view {timer / 1000:.1f}/{self.duration / 1000:.1f} s · "
+                                 f"{'viewable' if viewable else 'not viewable'} · clicked {flags.get('clicked', 0)}"
                                  f" · added {flags.get('added', 0)}")
         self.page_line.textContent = f"page view {(self.pv or '')[:8]} — {len(self.timeline.children)} row(s)"
 

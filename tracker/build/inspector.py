@@ -137,7 +137,7 @@ def add_inspector(output: Output, *, static_dir: Path, repo_root: Path, pyodide_
                   f"https://github.com/pyscript/pyscript), licensed under the Apache License 2.0 (LICENSE).\n"
                   "Copyright the PyScript authors (Anaconda, Inc. and contributors).\n"
                   "It bundles polyscript and other packages; their licenses are in 3rd-party-licenses/.\n"
-                  "Shipped unmodified from the npm package's dist/ (source maps left out).\n").encode("utf-8")
+                  "Shipped unmodified from the npm package's dist/ (source maps left out).\n").encode()
     digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for d in contents.values()) + (notice or b""))
     pyscript_dir = f"inspector/pyscript-{pyscript_version}-{digest.hexdigest()[:12]}"
     for path, data in contents.items():
