@@ -7,8 +7,16 @@
  * @typedef {{page: string, pv: string, t0: number, url: string, ref: string, title: string, vw: number, vh: number, ua: string, vis: boolean, pd: (string|null)}} PageStart
  */
 /**
- * The embed's `data-runtime`: where the build's files are.
- * @typedef {{relay: string, worker: string, pyodide: string, index: string, lock: string, stdlib: string, wheel: string, version: string, rc: boolean, gpc: boolean}} Runtime
+ * The embed's `data-runtime`: what the inline sensor needs itself (relay.js's URL, the version, consent first, Global Privacy Control honoured).
+ * @typedef {{relay: string, version: string, rc: boolean, gpc: boolean}} EmbedRuntime
+ */
+/**
+ * The build's runtime files, written into relay.js by the build.
+ * @typedef {{worker: string, pyodide: string, index: string, lock: string, stdlib: string, wheel: string}} BuildRuntime
+ */
+/**
+ * What the worker boots from (the boot message's `rt`): relay.js's build files and the embed's `data-runtime`.
+ * @typedef {{relay: string, version: string, rc: boolean, gpc: boolean, worker: string, pyodide: string, index: string, lock: string, stdlib: string, wheel: string}} Runtime
  */
 /**
  * @typedef {{shopify: (string|null), loading: boolean, gpc: boolean, sale: (boolean|null), webdriver: boolean, ua: string}} Signals
@@ -32,6 +40,14 @@
  * @typedef {{s: number, t: number, k: "add"|"chg", i: number, p: ([string, (string|null)]|null), v: (string|null), q: (string|null), l: (string|null)}} CartFact
  */
 /**
+ * A `fetch` or XMLHttpRequest to the AJAX Cart API (`/cart/add|change|update|clear`, `.js` or not, any locale prefix) and its answer, raw: judged in tracker/core/cart.py.
+ * @typedef {{s: number, t: number, k: "ajax", u: string, b: (string|Array<[string, any]>|null), st: number, r: (string|null), i: number, p: ([string, (string|null)]|null)}} AjaxFact
+ */
+/**
+ * A cart form post the previous page of this tab left with, recorded by the next page (which judges it against its own cart): the form's action, entries, section attributes, product and the posting page's context.
+ * @typedef {{s: number, t: number, k: "post", u: string, b: Array<[string, any]>, a: (Object<string, string>|null), p: ([string, (string|null)]|null), pd: (string|null)}} PostFact
+ */
+/**
  * @typedef {{s: number, t: number, k: "call", m: "track"|"consent"|"identify"|"reset"|"refused", a: string, e?: string}} CallFact
  */
 /**
@@ -44,10 +60,10 @@
  * @typedef {{s: number, t: number, k: "pd", pd: (string|null)}} PageDataFact
  */
 /**
- * @typedef {{t: "boot", rt: Runtime, page: PageStart, quiet: number, cfg: (string|null), ov: (Object<string, any>|null), prev: (string|null), store: Object<string, string>, dbg: boolean, sig: Signals}} Boot
+ * @typedef {{t: "boot", rt: Runtime, page: PageStart, quiet: number, cfg: (string|null), ov: (Object<string, any>|null), prev: (string|null), store: Object<string, string>, dbg: boolean, sig: Signals, insp?: boolean}} Boot
  */
 /**
- * @typedef {{t: "facts", f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|CallFact|ShowFact|UrlFact|PageDataFact)>}} FactsMessage
+ * @typedef {{t: "facts", f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|AjaxFact|PostFact|CallFact|ShowFact|UrlFact|PageDataFact)>}} FactsMessage
  */
 /**
  * Answers to `send`: [request, status (a code above, null, or HTTP), Retry-After text].
@@ -106,12 +122,16 @@
  * @typedef {{t: "log", l: "log"|"warn"|"error", m: string}} Log
  */
 /**
- * @typedef {{v: 1, seen: number, boot: PageStart, st: (Object<string, any>|null), f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|CallFact|ShowFact|UrlFact|PageDataFact)>, x: number, sent?: Array<string>, dup?: number, quiet?: number}} Record
+ * The inspector's debug channel, only when the boot message's `insp` is true: `k` what (tracker/core/debugchannel.py DebugKind), `at` when, `pv` the page view, `v` what it carries.
+ * @typedef {{t: "dbg", k: "boot"|"fact"|"event"|"dropped"|"refused"|"waiting"|"body"|"outcome"|"hidden"|"consent"|"state", at: number, pv: string, v: Object<string, any>}} Debug
+ */
+/**
+ * @typedef {{v: 1, seen: number, boot: PageStart, st: (Object<string, any>|null), f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|AjaxFact|PostFact|CallFact|ShowFact|UrlFact|PageDataFact)>, x: number, sent?: Array<string>, dup?: number, quiet?: number}} Record
  */
 
-/** @typedef {CallFact | CartFact | ClickFact | GoneFact | IoFact | PageDataFact | SecFact | ShowFact | UrlFact | VisFact} Fact */
+/** @typedef {AjaxFact | CallFact | CartFact | ClickFact | GoneFact | IoFact | PageDataFact | PostFact | SecFact | ShowFact | UrlFact | VisFact} Fact */
 /** @typedef {Boot | FactsMessage | Ans | Hide | Taken | Ask | Re | Fail | Bye} ToWorker */
-/** @typedef {Ready | ErrorMessage | Send | Hold | Snap | Store | Reply | Log} ToPage */
+/** @typedef {Ready | ErrorMessage | Send | Hold | Snap | Store | Reply | Log | Debug} ToPage */
 /** @typedef {[number, number | null, string | null]} Answer */
 
 // `ans` status codes besides HTTP statuses and null (a network failure).

@@ -14,7 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cart import CartChange, removed_line
+from .cart import (
+    CartChange,
+    CartMove,
+    CartState,
+    cart_action,
+    cart_line_data,
+    judge_answer,
+    judge_post,
+    parse_body,
+    removed_line,
+)
 from .events import PAGE_TYPES, PageContext, ProductRef, SectionTrack
 from .viewability import Viewability
 
@@ -169,6 +179,8 @@ class PageJudge:
         self.sections: dict[int, _Section] = {}
         self.viewability: Viewability[int] = Viewability(self.ratio, self.duration_ms, self.boot.visible)
         self.page = self._context()
+        #: The cart as last known: the page context's, then each AJAX Cart API answer's.
+        self.cart = CartState.from_context(self.data.raw.get("cart"))
 
     def _context(self) -> PageContext:
         product = self.data.get("product")
@@ -315,6 +327,46 @@ class PageJudge:
             return []
         return [self._emit("product_removed_from_cart", removed, {}, ts, f"{seq}/cart_remove")]
 
+    def _ajax(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        """A `fetch` or XHR to the AJAX Cart API and its answer: the cart's moves when the store took it (2xx)."""
+        url = fact.get("u")
+        action = cart_action(url) if isinstance(url, str) else None
+        if action is None:
+            return []
+        moves = judge_answer(self.cart, action, parse_body(fact.get("b")), fact.get("st"), fact.get("r"))
+        key = fact.get("i")
+        section = self.sections.get(key) if isinstance(key, int) and not isinstance(key, bool) and key else None
+        return self._cart_moves(moves, section.track if section else None, _product(fact.get("p")), seq, ts)
+
+    def _post(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
+        """A cart form post the previous page made (it left with it), judged here: what changed between that page's
+        cart (`pd`) and this one's. This page being the post's own answer (a refusal page) is nothing."""
+        url = fact.get("u")
+        action = cart_action(url) if isinstance(url, str) else None
+        if action is None or cart_action(self.boot.url) is not None:
+            return []
+        before, _problem = PageData.parse(fact.get("pd") if isinstance(fact.get("pd"), str) else None)
+        moves = judge_post(action, parse_body(fact.get("b")), before.raw.get("cart"), self.data.raw.get("cart"))
+        attrs = fact.get("a")
+        track = section_from_dataset(attrs, []) if isinstance(attrs, dict) and attrs.get("gloodSection") else None
+        return self._cart_moves(moves, track, _product(fact.get("p")), seq, ts)
+
+    def _cart_moves(self, moves: list[CartMove], track: SectionTrack | None, product: ProductRef | None, seq: int,
+                    ts: float) -> list[Emit]:
+        """product_added_to_cart / product_removed_from_cart per move (and a section's add to cart when the add
+        came from inside a section)."""
+        out = []
+        for index, move in enumerate(moves):
+            what = f"{seq}/{index}/cart_{move.kind}"
+            if move.kind == "add" and track is not None:
+                acted = ProductRef(move.line.product_id or (product.product_id if product else ""),
+                                   move.line.variant_id, move.quantity)
+                out.append(self._emit("glood:section:add_to_cart", {},
+                                      {"track": track.with_products((acted,)).to_json()}, ts, f"{what}/section"))
+            name = "product_added_to_cart" if move.kind == "add" else "product_removed_from_cart"
+            out.append(self._emit(name, cart_line_data(move.line, move.quantity), {}, ts, what))
+        return out
+
     def _restored(self, fact: Mapping[str, Any], seq: int, ts: float) -> list[Emit]:
         """The page came back from the back/forward cache: a new pageview, its sections rendered again."""
         pageview_id = fact.get("pv")
@@ -353,6 +405,8 @@ class PageJudge:
         if problem:
             self.problems.append(problem)
         self.page = self._context()
+        if "cart" in self.data.raw:
+            self.cart = CartState.from_context(self.data.raw["cart"])
 
     def _new_pageview(self, pageview_id: str, ts: float, *, wait: bool = False) -> list[Emit]:
         """A new page view of the same document: new ids, page events (now, or once page data came), the
@@ -378,7 +432,7 @@ class PageJudge:
                 "url": self.boot.url, "ref": self.boot.referrer, "title": self.boot.title,
                 "pd": json.dumps(self.data.raw),
                 "sections": [[k, _track_json(s.track)] for k, s in self.sections.items()],
-                "view": self.viewability.snapshot()}
+                "view": self.viewability.snapshot(), "cart": self.cart.snapshot()}
 
     @classmethod
     def restore(cls, boot: PageBoot, state: Any, *, ratio: float, duration_ms: float) -> PageJudge:
@@ -408,6 +462,7 @@ class PageJudge:
             except (TypeError, ValueError, KeyError):
                 judge.problems.append("a stored section could not be read")
         judge.viewability.restore(state.get("view"))
+        judge.cart = CartState.restore(state.get("cart")) or CartState.from_context(judge.data.raw.get("cart"))
         try:
             judge.held = [Emit(**item) for item in state.get("held") or []]
             judge.survivors = [int(k) for k in state.get("survivors") or []]
@@ -419,7 +474,8 @@ class PageJudge:
 _HANDLERS = {
     "sec": PageJudge._section_fact, "gone": PageJudge._gone, "io": PageJudge._intersection,
     "vis": PageJudge._visibility, "click": PageJudge._click, "add": PageJudge._cart_add,
-    "chg": PageJudge._cart_change, "show": PageJudge._restored, "url": PageJudge._url, "pd": PageJudge._page_data,
+    "chg": PageJudge._cart_change, "ajax": PageJudge._ajax, "post": PageJudge._post,
+    "show": PageJudge._restored, "url": PageJudge._url, "pd": PageJudge._page_data,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from .adoption import ADOPT_LOCK, TAB_LOCK_PREFIX, Adoption, Locks
 from .clock import Clock
 from .config import Config, ConfigError
+from .debugchannel import DebugChannel, DebugKind
 from .encoders import LIB_VERSION
 from .events import MAX_DEPTH, TrackError
 from .facts import Emit, FactError, PageBoot, PageJudge
@@ -136,6 +138,8 @@ class WorkerTracker:
     def __init__(self, boot: Mapping[str, Any], seams: Seams,
                  before_send: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.seams = seams
+        #: How the host started Python (the browser's worker script: snapshot restored or not, timings), for status().
+        self.boot_info: Callable[[], Any] | None = None
         self.config = read_config(boot)
         self.page_boot = PageBoot.from_message(boot.get("page") or {})
         self.page_id = self.page_boot.page_id
@@ -184,6 +188,11 @@ class WorkerTracker:
                                 stopped=lambda: self.stopped)
         #: The customer `identify()` named, as kept in storage (CUSTOMER_KEY) until `reset()`; None: anonymous.
         self.customer_id = stored_customer(self.storage)
+        #: The inspector's debug channel, only when the boot message asks for it (`insp`); None: nothing of it runs.
+        self.channel: DebugChannel | None = None
+        if boot.get("insp") is True:
+            self.channel = DebugChannel(seams.post, seams.clock, lambda: self.judge.pageview_id)
+            self.pipeline.observer = self.channel.observe
 
     # -- logging --------------------------------------------------------------------------
 
@@ -208,6 +217,12 @@ class WorkerTracker:
             session = self.pipeline.session
             self.attribution = Attribution.update(self.pipeline.storage, self.page_boot.url, self.page_boot.referrer,
                                                   session.visit_id if session.active else None)
+        if self.channel is not None:
+            self.channel.send(DebugKind.BOOT, {
+                "version": LIB_VERSION, "page": self.page_id, "t0": self.page_boot.t0,
+                "page_type": self.judge.page.page_type,
+                "config": dataclasses.asdict(self.config), "consent": self.pipeline.consent.value,
+                "muted": self.pipeline.muted, "quiet": self.quiet})
         with self._quietly(self.quiet > 0):
             self._track_all(self.judge.start())
         self._arm_flush_timer()
@@ -263,6 +278,8 @@ class WorkerTracker:
             seq = fact.get("s")
             if isinstance(seq, int) and seq > self.upto:
                 self.upto = seq
+            if self.channel is not None:
+                self.channel.fact(fact)
             with self._quietly(isinstance(seq, int) and seq <= self.quiet):
                 if fact.get("k") == "call":
                     ts = fact.get("t")
@@ -276,7 +293,7 @@ class WorkerTracker:
                     self.error(f"fact ignored: {exc}")
                     continue
                 self._track_all(emits)
-            if fact.get("k") in ("add", "chg") and emits:
+            if fact.get("k") in ("add", "chg", "ajax", "post") and emits:
                 self.flush("cart")
         self._arm_view_timer()
 
@@ -317,6 +334,9 @@ class WorkerTracker:
                 self.reset(at if page is not None else None)
         elif method == "refused":  # the worker's script refused the call before Python saw it
             self.pipeline.stats["rejected"] += 1
+            if self.channel is not None:
+                self.channel.refused(f"{str(args[0])[:40] if args else 'a call'}()",
+                                     str(args[1])[:200] if len(args) > 1 else "refused")
             self.error(f"{str(args[0])[:40] if args else 'a call'}() rejected: "
                        f"{str(args[1])[:200] if len(args) > 1 else 'refused'}")
         else:
@@ -331,6 +351,8 @@ class WorkerTracker:
             self.pipeline.stats["rejected"] += 1
             if report:
                 self.error(f"{str(fact.get('m'))[:40]}() rejected: {exc}")
+            if self.channel is not None:
+                self.channel.refused(f"{str(fact.get('m'))[:40]}()", str(exc))
             return None
 
     def _track_call(self, fact: Mapping[str, Any], args: list[Any], page: Any = None) -> None:
@@ -354,7 +376,11 @@ class WorkerTracker:
                                         event_id=event_id if isinstance(event_id, str) else None)
         except TrackError as exc:
             self.error(f"track({str(name)[:80]!r}) rejected: {exc}")
+            if self.channel is not None:
+                self.channel.refused(f"track({str(name)[:80]!r})", str(exc))
             return None
+        if self.channel is not None and event is not None:
+            self.channel.event(event)
         if event is None:
             self.debug(f"{name} not tracked: consent denied")
             return None
@@ -523,6 +549,8 @@ class WorkerTracker:
         # are sent the stored backlog can go.
         carried = sum(len(b.event_ids) for b in standby if not b.headers)
         queued = sum(len(o) for o in self.pipeline.outboxes.values())
+        if self.channel is not None:
+            self.channel.send(DebugKind.STATE, {**self.status(), "user_id": self.pipeline.identity.user_id})
         self.seams.post({"t": "hold", "upto": self.upto, "b": bodies, "w": self.storage.take_writes(),
                          "st": self.judge.snapshot(), "c": self.pipeline.consent, "all": carried == queued,
                          "ack": self.pipeline.take_acked(), "fb": len(bulk) - carried_bulk})
@@ -554,8 +582,11 @@ class WorkerTracker:
 
     def status(self) -> dict[str, Any]:
         """What the tracker holds, for people and tests: consent, queue, ids, counters."""
-        return {**self.pipeline.status(), "tab_id": self.page_id, "pageview_id": self.judge.pageview_id,
-                "facts": self.upto, "adopted": self.adopted}
+        status = {**self.pipeline.status(), "tab_id": self.page_id, "pageview_id": self.judge.pageview_id,
+                  "facts": self.upto, "adopted": self.adopted}
+        if self.boot_info is not None:
+            status["boot"] = self.boot_info()  # how the worker script started Python (worker.mjs)
+        return status
 
     def stop(self) -> bool:
         """Flush what can go, post the last hold, and stop every timer and task."""
