@@ -1200,6 +1200,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(routes_table(results["routes"]))
     if "lighthouse" in results:
         lines.append(lighthouse_table(results["lighthouse"]))
+    if "peers" in results:
+        from .peers import peers_table
+
+        lines.append(peers_table(results["peers"]))
     for part, error in (results.get("errors") or {}).items():
         lines.append(f"\n{part} failed: {error[:300]}")
     return "\n".join(lines).strip("\n")
@@ -1271,7 +1275,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=10_000, help="track() calls of the burst (default %(default)s)")
     parser.add_argument("--burst-timeout", type=float, default=None,
                         help="seconds to wait for the burst's delivery (default 120, quick 60)")
-    parser.add_argument("--only", choices=[*PARTS[:3], "delivery", *PARTS[3:], "lighthouse"], action="append",
+    parser.add_argument("--only", choices=[*PARTS[:3], "delivery", *PARTS[3:], "lighthouse", "peers"], action="append",
                         help="run only these parts (repeatable; default: boot, per-event, burst, delivery, routes; "
                              "delivery = navigations + left-early; lighthouse runs only when named)")
     parser.add_argument("--incognito", action="store_true",
@@ -1298,6 +1302,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="extra Lighthouse CLI flag, e.g. --lighthouse-flag=--max-wait-for-load=90000 (repeatable)")
     parser.add_argument("--lighthouse-reports", metavar="DIR", default=None,
                         help="also keep each run's full Lighthouse JSON report in DIR")
+    parser.add_argument("--peers-runs", type=int, default=1,
+                        help="peers: Playwright runs (a cold and a return visit per page, variant and throttling; "
+                             "default %(default)s)")
+    parser.add_argument("--peers-lighthouse-runs", type=int, default=1,
+                        help="peers: Lighthouse runs per page and variant (default %(default)s, 0 = skip)")
     parser.add_argument("--label", default="", help="a label stored in the JSON (e.g. 'before')")
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-results"), help="JSON directory (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -1365,7 +1374,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     results.setdefault("errors", {})[part] = repr(error)[:2000]
                 results["timings_s"][part] = round(time.monotonic() - begun, 1)
 
-            if parts - {"lighthouse"}:
+            if parts - {"lighthouse", "peers"}:
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
                     results["environment"]["browser_version"] = browser.version
@@ -1403,6 +1412,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     store.url, runs=args.lighthouse_runs, devtools_runs=args.lighthouse_devtools_runs,
                     chrome=CHROMIUM, timeout_s=args.lighthouse_timeout, extra_flags=tuple(args.lighthouse_flag),
                     reports_dir=Path(args.lighthouse_reports) if args.lighthouse_reports else None, log=log)
+            if "peers" in parts:  # its own store, browsers and Lighthouse runs (bench/peers.py)
+                from .peers import run_peers
+
+                timed("peers", lambda: results.update(peers=run_peers(
+                    CHROMIUM, INIT_SCRIPT, runs=args.peers_runs, lighthouse_runs=args.peers_lighthouse_runs,
+                    out_dir=Path(args.out), log=log)))
         finally:
             for server in servers:
                 server.stop()
