@@ -52,6 +52,12 @@ script.setAttribute("config", JSON.stringify({
 }));
 script.addEventListener("py:error", () => { root.dataset.state = "error" });
 document.body.append(root, script);
+// The demo store's header toggle (`data-glood-inspect-toggle`): on, it turns the inspector off for the tab.
+for (const toggle of document.querySelectorAll("a[data-glood-inspect-toggle]")) {
+  toggle.setAttribute("href", "?glood_inspect=0");
+  toggle.setAttribute("aria-pressed", "true");
+  toggle.textContent = "Inspector on";
+}
 import(absolute(CONFIG.pyscript)).catch((error) => {
   root.dataset.state = "error";
   root.textContent = "Inspector: PyScript did not load (" + error + ")";

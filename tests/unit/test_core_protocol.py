@@ -53,6 +53,7 @@ TO_PAGE_EXAMPLES: list[dict[str, Any]] = [
     {"t": "store", "n": 2, "w": []},
     {"t": "reply", "n": 3, "v": None},
     {"t": "log", "l": "warn", "m": "m"},
+    {"t": "dbg", "k": "event", "at": 1.5, "pv": "pv", "v": {"id": "e", "name": "page_viewed"}},
 ]
 
 
