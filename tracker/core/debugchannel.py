@@ -8,6 +8,7 @@ docs/design.md §6, docs/inspector.md); the page forwards it to the inspector as
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -62,9 +63,8 @@ class DebugChannel:
 
     def event(self, event: Event) -> None:
         self.send(DebugKind.EVENT, {"id": event.id, "name": event.name, "ts": event.timestamp_ms,
-                                    "page_type": event.page.page_type, "url": event.page.url,
-                                    "data": event.data, "custom": event.custom_data,
-                                    "section": _section_of(event)})
+                                    "page": dataclasses.asdict(event.page), "data": event.data,
+                                    "custom": event.custom_data, "section": _section_of(event)})
 
     def refused(self, what: str, reason: str) -> None:
         self.send(DebugKind.REFUSED, {"what": what, "reason": reason})
