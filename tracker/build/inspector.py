@@ -61,6 +61,8 @@ def _wheel_name(name: str, version: str) -> str:
 
 def _pyscript_files(repo_root: Path) -> list[Path]:
     root = _pyscript_dir(repo_root)
+    if not (root / "dist").is_dir():
+        return []
     files = sorted(p for p in (root / "dist").iterdir() if p.is_file() and p.suffix in (".js", ".css"))
     licenses = root / "src" / "3rd-party-licenses"
     extra = sorted(licenses.iterdir()) if licenses.is_dir() else []
@@ -69,6 +71,8 @@ def _pyscript_files(repo_root: Path) -> list[Path]:
 
 def inputs(static_dir: Path, repo_root: Path) -> list[Path]:
     """Every file this part of the build reads (for the build's signature)."""
+    if not (static_dir / "inspector" / _LOADER).is_file():
+        return []
     return [*(static_dir / "inspector" / name for name in (*_APP, _LOADER)),
             _pyscript_dir(repo_root) / "package.json", *_pyscript_files(repo_root),
             *(_wheel_cache(repo_root) / _wheel_name(n, v) for n, v, _ in WHEELS)]
@@ -113,8 +117,15 @@ def _lockfile(vendored: bytes, wheels: dict[str, bytes]) -> bytes:
 
 
 def add_inspector(output: Output, *, static_dir: Path, repo_root: Path, pyodide_dir: Path, runtime_dir: str,
-                  base: str, wheel_url: str, version: str) -> dict[str, Any]:
-    """Write the inspector's files through `output` (so the manifest names them); returns the loader's config."""
+                  base: str, wheel_url: str, version: str) -> dict[str, Any] | None:
+    """Write the inspector's files through `output` (so the manifest names them); returns the loader's config,
+    or None for sources without the inspector (no `static/inspector/`). PyScript missing from node_modules
+    fails the build (scripts/vendor.sh installs it)."""
+    if not (static_dir / "inspector" / _LOADER).is_file():
+        return None
+    if not (_pyscript_dir(repo_root) / "package.json").is_file():
+        raise RuntimeError(f"{_pyscript_dir(repo_root)} is missing: the inspector ships @pyscript/core from there "
+                           "(npm ci, as scripts/vendor.sh runs it)")
     pyodide_version = str(json.loads((pyodide_dir / "package.json").read_text(encoding="utf-8"))["version"])
     wheels = fetch_wheels(repo_root)
     for name, wheel_version, _ in WHEELS:
