@@ -10,6 +10,13 @@ const PREFIX = "glood_tracker:";
 // in the next tasks (a body sent meanwhile, by pagehide, is skipped as sent).
 const PER_TASK = 6;
 
+/**
+ * The build's runtime files, written in by `python -m tracker build` (the embed's `data-runtime` names only this
+ * module and what the sensor needs itself, so that every page's inline embed stays small).
+ * @type {import("./protocol.js").BuildRuntime}
+ */
+const BUILD = /* build: runtime */ ({ worker: "", pyodide: "", index: "", lock: "", stdlib: "", wheel: "" });
+
 /** @typedef {import("./protocol.js").SendRequest} SendRequest */
 /** @typedef {import("./protocol.js").HoldRequest} HoldRequest */
 
@@ -52,7 +59,9 @@ export default (sensor) => {
       .then((r) => answered && answered(r.status, r.headers.get("Retry-After")), () => answered && answered(null, null));
     return true;
   };
-  let all = false, dup = 0;
+  let all = false, dup = 0, ready = false;
+  /** @type {string | undefined} the consent the "warm" mark was last written for */
+  let warm;
 
   // Leaving: the hold's bodies not in the ledger go now; the record keeps the ledger for the next page.
   sensor.onLeave = (now) => {
@@ -113,19 +122,29 @@ export default (sensor) => {
       case "hold":
         sensor.hold = message;
         write(message.w);
+        // Ready with consent: later pages of this build may start the worker early (its runtime is cached now). A
+        // technical mark (the build's relay URL), yet gone with consent like everything the tracker stores.
+        if (ready && message.c !== "pending" && warm !== message.c) {
+          warm = message.c;
+          try {
+            if (warm === "granted") localStorage.setItem(PREFIX + "warm", sensor.runtime.relay);
+            else localStorage.removeItem(PREFIX + "warm");
+          } catch (e) {}
+        }
         sensor.judged(message.upto);
         // What the worker has settled is out of its queue and its stored backlog (this hold's writes), and its facts
         // are judged: it can no longer be sent again, so the ledger forgets it (a long session's set stays small).
         for (const item of message.ack) ledger.delete(item);
         return;
       case "ready":
+        ready = true;
         sensor.api.ready = true;
         marks.gloodTracker = "ready";
         document.dispatchEvent(new CustomEvent("glood:tracker:ready"));
         return;
       case "reply":
-        if (sensor.waits[message.n]) sensor.waits[message.n](message.v);
-        delete sensor.waits[message.n];
+        if (waits[message.n]) waits[message.n](message.v);
+        delete waits[message.n];
         return;
       case "snap": return sensor.toWorker({ t: "re", n: message.n, v: snapshot() });
       case "store":
@@ -161,7 +180,19 @@ export default (sensor) => {
     target.addEventListener(type, listener, true);
   }
   url();
-  sensor.after = {
+  // The API's questions, answered by the worker (those asked before this module ran waited in `sensor.asks`).
+  /** @type {Record<number, (value: unknown) => void>} */
+  const waits = {};
+  let asked = 0;
+  /** @param {"flush" | "pending" | "status" | "stop"} method @returns {Promise<unknown>} */
+  const ask = (method) => sensor.stopped ? Promise.resolve(method === "flush" || method === "pending" ? 0 : null)
+    : new Promise((resolve) => {
+      waits[++asked] = resolve;
+      sensor.post(); // the facts made before the question go first
+      sensor.toWorker({ t: "ask", n: asked, m: method });
+    }).then((value) => { const then = after[method]; return then ? then(value) : value });
+  /** @type {{status?: (value: any) => any, stop?: (value: any) => any, flush?: undefined, pending?: undefined}} */
+  const after = {
     status: (status) => {
       if (status) {
         status.stats.rejected = (status.stats.rejected || 0) + sensor.rejected;
@@ -181,11 +212,15 @@ export default (sensor) => {
       return value;
     },
   };
+  for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"])) sensor.api[method] = () => ask(method);
+  for (const [method, resolve] of sensor.asks.splice(0)) resolve(ask(method));
 
   /** @type {Record<string, unknown> | null} */
   let overrides = null;
   try { overrides = window.gloodTrackerConfig ? JSON.parse(JSON.stringify(window.gloodTrackerConfig)) : null } catch (e) { error("window.gloodTrackerConfig is not JSON: " + e) }
-  const worker = new Worker(sensor.runtime.worker, { type: "module", name: "glood-tracker" });
+  /** @type {import("./protocol.js").Runtime} */
+  const runtime = { ...BUILD, ...sensor.runtime };
+  const worker = new Worker(runtime.worker, { type: "module", name: "glood-tracker" });
   worker.onmessage = (event) => receive(event.data);
   worker.onerror = (event) => {
     if (sensor.gone) return; // the page is being left: a worker torn down while it started is no failure (WebKit)
@@ -214,7 +249,7 @@ export default (sensor) => {
     gpc: navigator.globalPrivacyControl === true, sale, webdriver: navigator.webdriver === true, ua: navigator.userAgent,
   };
   worker.postMessage({
-    t: "boot", rt: sensor.runtime, page: sensor.start, quiet: sensor.quiet, cfg: sensor.text("glood-tracker-config"),
+    t: "boot", rt: runtime, page: sensor.start, quiet: sensor.quiet, cfg: sensor.text("glood-tracker-config"),
     ov: overrides, prev: sensor.previous, store: snapshot(), dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig: signals,
   });
   sensor.attach(worker);

@@ -29,7 +29,7 @@
       url: location.href, ref: document.referrer, title: document.title, vw: innerWidth, vh: innerHeight,
       ua: navigator.userAgent, vis: document.visibilityState == "visible", pd: textOf("glood-page")},
     previous: null, quiet: 0, left: 0, kept: false, gone: false, stopped: false, rejected: 0,
-    facts: [], sections: new Map(), waits: {}, listeners: [], observers: [],
+    facts: [], sections: new Map(), asks: [], listeners: [], observers: [],
     text: textOf,
     fact: (kind, fields, time) => {
       facts.push(/** @type {import("./protocol.js").Fact} */ ({s: ++seq, t: time || now(), k: kind, ...fields}));
@@ -37,6 +37,7 @@
     },
     toWorker: message => worker ? worker.postMessage(message) : early.push(message),
     attach: started => { worker = started; postFacts(); early.splice(0).forEach(message => started.postMessage(message)) },
+    post: () => postFacts(),
     consent: () => shopifyConsent(),
     keep: () => keep(sensor.onLeave ? sensor.onLeave(false) : NOTHING_SENT),
     judged: upto => { let count = 0; while (count < facts.length && facts[count].s <= upto) count++; facts.splice(0, count) },
@@ -46,7 +47,7 @@
   let worker;
   /** @type {import("./protocol.js").ToWorker[]} */
   const early = [];
-  let seq = 0, posted = 0, factsQueued = false, leftAt = 0, asked = 0;
+  let seq = 0, posted = 0, factsQueued = false, leftAt = 0;
   const postFacts = () => {
     factsQueued = false;
     const fresh = facts.filter(item => item.s > posted);
@@ -187,10 +188,14 @@
     granted && granted();
     return new Promise(release => sensor.release = () => release(undefined));
   }).catch(() => {}) : granted && granted();
-  const idle = () => (window.requestIdleCallback || setTimeout)(() => document.prerendering || started++
+  // relay.js (and with it the worker) starts once: after the page's load, at idle; or at DOMContentLoaded when an
+  // earlier page of this build was ready, so that the runtime is in the HTTP cache and the worker fetches nothing
+  // ("warm", written by relay.js; a first visit, and Lighthouse's cold load, keep the start after load).
+  const start = () => document.prerendering || started++
     || import(runtime.relay).then(module => module.default(sensor),
       // Not loaded (the network, or the page left meanwhile): the page is marked, the record still kept at leaving.
-      () => { document.documentElement.dataset.gloodTracker = "error" }), {timeout: 2000});
+      () => { document.documentElement.dataset.gloodTracker = "error" });
+  const idle = () => (window.requestIdleCallback || setTimeout)(start, {timeout: 2000});
   let started = 0;
   sensor.listeners = [[document, "click", click], [document, "auxclick", click], [document, "submit", submit],
     [document, "visibilitychange", () => {
@@ -211,10 +216,8 @@
     }]];
   sensor.observers = [visibility, changes];
 
-  // The public API: calls are facts like any other (ids made here, at once); questions wait for the worker.
-  /** @param {"flush" | "pending" | "status" | "stop"} method */
-  const ask = method => sensor.stopped ? Promise.resolve(method == "flush" || method == "pending" ? 0 : null)
-    : new Promise(resolve => { sensor.waits[++asked] = resolve; postFacts(); sensor.toWorker({t: "ask", n: asked, m: method}) });
+  // The public API: calls are facts like any other (ids made here, at once). Questions (flush, pending, status,
+  // stop) are relay.js's to answer with the worker: until it runs they wait in `asks`.
   // Data as JSON text, or the reason it is not JSON (cycles, functions, BigInt, throwing getters). Text, so that
   // however deep it is, posting it to the worker cannot overflow the stack; the worker judges depth.
   /** @param {unknown} value @returns {string | Error} */
@@ -250,7 +253,7 @@
   api.onReady = callback => api.ready ? queueMicrotask(callback) : document.addEventListener("glood:tracker:ready", () => callback(), {once: true});
   api.page = data => { const text = plain(data); text instanceof Error ? refuse("page() rejected: " + text) : fact("pd", {pd: text}) };
   for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"]))
-    api[method] = () => ask(method).then(value => { const after = sensor.after && sensor.after[method]; return after ? after(value) : value });
+    api[method] = () => new Promise(resolve => sensor.asks.push([method, resolve]));
   api.ready = false;
   api.version = runtime.version;
   delete api.q;
@@ -265,6 +268,7 @@
     sensor.start.pd = pageData = textOf("glood-page"); sensor.start.title = document.title;
     scan(document);
     changes.observe(document.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]});
+    withStorage(storage => storage.getItem(PREFIX + "warm")) == runtime.relay && start();
   };
   document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", begin) : begin();
   document.prerendering && document.addEventListener("prerenderingchange", () => {

@@ -1,7 +1,7 @@
 // Types of the page's side of the tracker, for `tsc --checkJs` (scripts/test.sh): the interface sensor.js and
 // relay.js share, the public API, and the browser features the type library does not know yet. Messages and
 // facts are in protocol.js, generated from tracker/core/protocol.py.
-import type { Fact, Hold, PageStart, Runtime, ToWorker } from "./protocol.js";
+import type { EmbedRuntime, Fact, Hold, PageStart, ToWorker } from "./protocol.js";
 
 /** What relay.js learns from the ledger when the page is left (or asks again while it is hidden). */
 export interface Handover {
@@ -19,7 +19,7 @@ export interface Handover {
 
 /** The sensor as relay.js sees it: one object, created inline before anything else of the tracker runs. */
 export interface Sensor {
-  readonly runtime: Runtime;
+  readonly runtime: EmbedRuntime;
   /** The page's start-up facts (captured when it started). */
   readonly start: PageStart;
   /** This tab's previous page id (sessionStorage), or null. */
@@ -41,8 +41,8 @@ export interface Sensor {
   readonly sections: Map<number, Element>;
   /** The worker's last hold (bodies to send when the page goes, its state, consent). */
   hold?: Hold;
-  /** Answers awaited by the API's questions, by number. */
-  readonly waits: Record<number, (value: unknown) => void>;
+  /** The API's questions asked before relay.js ran (it answers them). */
+  readonly asks: ["flush" | "pending" | "status" | "stop", (value: unknown) => void][];
   /** Listeners and observers the sensor added (stop() removes them). */
   listeners: [EventTarget, string, (event: any) => void][];
   observers: { disconnect(): void }[];
@@ -53,6 +53,8 @@ export interface Sensor {
   text(id: string): string | null;
   fact(kind: Fact["k"], fields: object, time?: number): void;
   toWorker(message: ToWorker): void;
+  /** Post the facts not posted yet (before a message that must follow them). */
+  post(): void;
   /** The worker is up: facts and early messages go to it. */
   attach(worker: Worker): void;
   /** Shopify's Customer Privacy answer, or undefined without Shopify. */
@@ -69,8 +71,6 @@ export interface Sensor {
   onLeave?: (send: boolean) => Handover;
   /** Visible again, or restored from the back/forward cache (`taken`: the record went to another page). */
   onRestore?: (taken: boolean) => void;
-  /** What the API's questions answer, after the worker's reply. */
-  after?: { status?: (value: any) => any; stop?: (value: any) => any };
 }
 
 /** `window.gloodTracker`, the public API (README). */

@@ -7,17 +7,20 @@ from .lab import ATTACH, EXPOSE, SensorLab
 
 
 def test_facts_go_to_the_worker_once_and_in_order(lab: SensorLab) -> None:
-    """Attached after the page made facts: one `facts` message with all of them, then the early `ask`; calls
-    made in one task go in one later message; no fact is posted twice."""
+    """Attached after the page made facts: one `facts` message with all of them, then the early messages; calls
+    made in one task go in one later message; no fact is posted twice. A question asked before relay.js waits in
+    `sensor.asks` (relay.js asks the worker)."""
     # (No sections: IntersectionObserver facts would come at their own times.)
     lab.open("<script>gloodTracker.track('early'); gloodTracker.page({page_type: 'home'})</script>", relay=EXPOSE)
-    lab.page.evaluate("() => { window.__status = gloodTracker.status() }")  # asked before the worker: queued
+    lab.page.evaluate("() => { window.__status = gloodTracker.status() }")
+    assert lab.page.evaluate("() => window.__sensor.asks.map(([method]) => method)") == ["status"]
+    lab.page.evaluate("() => window.__sensor.toWorker({t: 'fail', k: 'glood_tracker:x'})")  # before the worker
     made = len(lab.facts())
     lab.page.evaluate(f"() => {{ const sensor = window.__sensor; {ATTACH} }}")
     posted = lab.posted()
-    assert [m["t"] for m in posted] == ["facts", "ask"]
+    assert [m["t"] for m in posted] == ["facts", "fail"]
     assert [f["s"] for f in posted[0]["f"]] == list(range(1, made + 1))
-    assert posted[1] == {"t": "ask", "n": 1, "m": "status"}
+    assert posted[1] == {"t": "fail", "k": "glood_tracker:x"}
     lab.page.evaluate("() => { gloodTracker.track('a'); gloodTracker.track('b') }")
     lab.page.wait_for_function("() => window.__posted.length == 3")
     lab.page.evaluate("() => gloodTracker.track('c')")

@@ -41,7 +41,8 @@ def sources(tmp_path: Path) -> Sources:
                 "vendor/pyodide/pyodide-lock.json": json.dumps({"info": {"python": "3.14.2"}, "packages": {
                     "micropip": {"name": "micropip", "file_name": "micropip-0.11.1-py3-none-any.whl"}}}),
                 "tracker/sensor.js": "(() => { window.gloodTracker = {}; })();",
-                "tracker/relay.js": "export default () => {};\n" * 80, "tracker/worker.mjs": "self.onmessage = 1;\n"}
+                "tracker/relay.js": "const BUILD = /* build: runtime */ ({});\n" + "export default () => {};\n" * 80,
+                "tracker/worker.mjs": "self.onmessage = 1;\n"}
     for root, tree in ((tracker, files), (static, vendored)):
         for name, text in tree.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -195,15 +196,22 @@ def test_the_manifest_lists_every_file_with_its_hash(sources: Sources, tmp_path:
 
 
 def test_the_embed_points_at_the_hashed_urls(sources: Sources, tmp_path: Path) -> None:
-    """embed.html is the config tag and the inline sensor whose data-runtime names the build's hashed URLs under
-    --base-url; the Liquid block renders the same runtime with its settings' config."""
+    """embed.html is the config tag and the inline sensor whose data-runtime names relay.js's hashed URL under
+    --base-url; relay.js carries the build's other hashed URLs (the worker's runtime); the Liquid block renders the
+    same runtime with its settings' config."""
     out = tmp_path / "dist"
     manifest = build(out, sources, Options(base_url="https://cdn.example/t", full_stdlib=True))
     embed = (out / EMBED).read_text()
     attribute = re.search(r"<script data-runtime='([^']*)'>(.*?)</script>", embed, re.S)
     assert attribute and "gloodTracker" in attribute.group(2)
-    runtime = json.loads(html.unescape(attribute.group(1)))
+    embedded = json.loads(html.unescape(attribute.group(1)))
     files = manifest["files"]
+    assert set(embedded) == {"relay", "version", "rc", "gpc"} and embedded["relay"] == files["relay.js"]["url"]
+    relay = (out / files["relay.js"]["path"]).read_text()
+    built = re.search(r"/\* build: runtime \*/ \((\{[^}]*\})\)", relay)
+    assert built and manifest["runtime"] == {**json.loads(built.group(1)), "relay": embedded["relay"],
+                                             "version": "1.2.3"}
+    runtime = manifest["runtime"]
     assert runtime["lock"] == files["pyodide-lock.json"]["url"] == "https://cdn.example/t/" + \
         files["pyodide-lock.json"]["path"]
     assert runtime["worker"] == files["worker.mjs"]["url"] and runtime["relay"] == files["relay.js"]["url"]
@@ -212,7 +220,7 @@ def test_the_embed_points_at_the_hashed_urls(sources: Sources, tmp_path: Path) -
     assert re.fullmatch(r"https://cdn\.example/t/pyodide/314\.0\.7-[0-9a-f]{12}/", runtime["index"])
     assert '<script type="application/json" id="glood-tracker-config">' in embed
     liquid = (out / LIQUID).read_text()
-    assert "{% schema %}" in liquid and files["pyodide-lock.json"]["url"] in liquid
+    assert "{% schema %}" in liquid and files["relay.js"]["url"] in liquid
     schema = json.loads(liquid.split("{% schema %}")[1].split("{% endschema %}")[0])
     assert {s["id"] for s in schema["settings"]} == {"shop_domain", "glood_url", "genlook_url", "glood_public_token"}
 
@@ -240,12 +248,26 @@ def test_the_sensor_is_minified_or_the_build_fails(tmp_path: Path) -> None:
     assert len(minified) < len(source) / 2 and "const sensor" not in minified
 
 
-#: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. The issue's
-#: target is 3 KB; today's embed is ~3.70 KB, so this guards against growth until the target is reached.
-EMBED_GZIP_BUDGET = 3750
+#: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. The target
+#: is 3 KB. The embed is 3,430 B since relay.js carries the runtime's URLs and answers the API's questions; the
+#: rest of this budget is for observing Shopify's AJAX cart from the first moment. It guards against growth.
+EMBED_GZIP_BUDGET = 3700
 
 
 def test_the_inline_embed_stays_within_its_gzip_budget() -> None:
     import gzip
     embed = (Path(__file__).resolve().parents[2] / "dist" / EMBED).read_bytes()  # scripts/setup.sh builds dist/
     assert len(gzip.compress(embed, 9)) <= EMBED_GZIP_BUDGET
+
+
+def test_dist_carries_the_licenses_beside_the_files(sources: Sources, tmp_path: Path) -> None:
+    """The tracker's MIT license beside its files; Pyodide's MPL-2.0 and CPython's PSF license, with a notice
+    naming what they cover, beside the runtime (the manifest lists them, so a server serves and keeps them)."""
+    out = tmp_path / "dist"
+    manifest = build(out, sources, Options(full_stdlib=True))
+    assert (out / "tracker" / "LICENSE").read_text().startswith("MIT License")
+    assert "Mozilla Public License Version 2.0" in (out / "pyodide" / "LICENSE").read_text()
+    assert "PYTHON SOFTWARE FOUNDATION LICENSE" in (out / "pyodide" / "LICENSE.Python").read_text()
+    notice = (out / "pyodide" / "NOTICE").read_text()
+    assert "Pyodide 314.0.7" in notice and "Mozilla Public License 2.0" in notice
+    assert {"LICENSE", "pyodide/LICENSE", "pyodide/LICENSE.Python", "pyodide/NOTICE"} <= set(manifest["files"])

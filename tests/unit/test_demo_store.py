@@ -273,7 +273,8 @@ def tree(tmp_path: Path) -> Path:
              "vendor/pyodide/pyodide-lock.json": "{}", "vendor/pyodide/python_stdlib.zip": "PK" + "z" * 4000,
              "vendor/other/core-C9KDLldu.js": "x", "vendor/other/core.css": "a{}",
              "tracker/sensor.js": "(() => { window.gloodTracker = {}; })();",
-             "tracker/relay.js": "const BUILD = /* build: runtime */ ({});\nexport default () => {};", "tracker/worker.mjs": "self.onmessage = () => {};",
+             "tracker/relay.js": "const BUILD = /* build: runtime */ ({});\nexport default () => {};",
+             "tracker/worker.mjs": "self.onmessage = () => {};",
              "store.css": "body { color: red; }\n" * 200, "store.js": "1;"}
     for name, text in files.items():
         (static / name).parent.mkdir(parents=True, exist_ok=True)

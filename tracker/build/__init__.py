@@ -5,11 +5,14 @@ Not shipped to the browser (like `tracker/testing.py`): it runs in CPython at bu
 - `tracker/<sha>/glood_tracker-<version>-py3-none-any.whl` — the tracker package, built by pypa `build` with the
   pinned hatchling (`wheel.py`, `browser-wheel/pyproject.toml`);
 - `tracker/pyodide-lock.<sha>.json` — the vendored Pyodide lockfile plus the wheel (`lockfile.py`);
-- `tracker/sensor.<sha>.js` (minified, inlined by the embed), `tracker/relay.<sha>.js`, `tracker/worker.<sha>.mjs`;
+- `tracker/sensor.<sha>.js` (minified, inlined by the embed), `tracker/relay.<sha>.js` (with the URLs of the
+  worker and the files below written in: the embed names only relay.js), `tracker/worker.<sha>.mjs`;
 - `pyodide/<version>-<sha>/` — `pyodide.mjs`, `pyodide.asm.mjs`, `pyodide.asm.wasm` (their names are fixed by
   Pyodide, so the directory carries the hash), and `pyodide/python_stdlib.<sha>.zip` (trimmed by
   `tracker.build.stdlib.trim_stdlib` when that module exists, unless `full_stdlib`; its docstrings and comments
   stripped in Pyodide's Python, unless `keep_docstrings`);
+- `tracker/LICENSE` (the tracker's, MIT) and `pyodide/LICENSE`, `pyodide/LICENSE.Python`, `pyodide/NOTICE`
+  (Pyodide's MPL-2.0 and CPython's PSF license, beside those files: `notices/`);
 - `.gz` / `.zst` variants next to text and wasm files (copied from `scripts/vendor.sh`'s, or made here), and
   `.br` (brotli quality 11, made here with the `brotli` package when it is installed, as the `build` extra does;
   ~35 s for the wasm, once: a variant already in the output is reused);
@@ -32,6 +35,7 @@ import importlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -95,7 +99,14 @@ class Sources:
         for name in (*RUNTIME_FILES, "python_stdlib.zip", "pyodide-lock.json", "package.json"):
             files += [pyodide / name, *(pyodide / (name + suffix) for _, suffix in VARIANTS)]
         files.append(terser_path(self.repo_root))
+        files += [self.license, *sorted(NOTICES.glob("*.txt"))]
         return files
+
+    @property
+    def license(self) -> Path:
+        """The tracker's LICENSE: the repository's (this checkout's when the sources have none)."""
+        own = self.repo_root / "LICENSE"
+        return own if own.is_file() else Path(__file__).resolve().parents[2] / "LICENSE"
 
 
 @dataclass(frozen=True)
@@ -278,6 +289,43 @@ def _trimmer() -> Callable[..., bytes] | None:
     return trim if callable(trim) else None
 
 
+NOTICES = Path(__file__).parent / "notices"
+
+
+def _add_notices(output: _Output, sources: Sources, pyodide_version: str, version: str) -> None:
+    """The licenses of what dist/ carries, beside those files: the tracker's own (MIT) in `tracker/`, and Pyodide's
+    (MPL-2.0) with CPython's (PSF: the interpreter in the wasm, the standard library zip) in `pyodide/`."""
+    output.add("LICENSE", "tracker/LICENSE", sources.license.read_bytes(), version, compress=False)
+    output.add("pyodide/LICENSE", "pyodide/LICENSE", (NOTICES / "MPL-2.0.txt").read_bytes(), pyodide_version,
+               compress=False)
+    output.add("pyodide/LICENSE.Python", "pyodide/LICENSE.Python", (NOTICES / "Python-LICENSE.txt").read_bytes(),
+               pyodide_version, compress=False)
+    notice = (f"Pyodide {pyodide_version} (https://github.com/pyodide/pyodide, from the npm package `pyodide`):\n"
+              "pyodide.mjs, pyodide.asm.mjs and pyodide.asm.wasm in the directory beside this file.\n"
+              "Licensed under the Mozilla Public License 2.0: LICENSE. Source: https://github.com/pyodide/pyodide\n\n"
+              "The CPython interpreter compiled into pyodide.asm.wasm and the Python standard library\n"
+              "(python_stdlib.<hash>.zip, trimmed and with docstrings removed by the tracker's build) are licensed\n"
+              "under the Python Software Foundation License: LICENSE.Python.\n")
+    output.add("pyodide/NOTICE", "pyodide/NOTICE", notice.encode("utf-8"), pyodide_version, compress=False)
+
+
+class BuildError(RuntimeError):
+    """A source the build needs is not as expected."""
+
+
+#: relay.js's placeholder for the build's runtime files (protocol `BuildRuntime`).
+_BUILD_RUNTIME = re.compile(r"/\* build: runtime \*/ \(\{[^}]*\}\)")
+
+
+def with_build_runtime(relay: str, runtime: dict[str, str]) -> str:
+    """relay.js with the build's runtime files written in (its one `/* build: runtime */ ({...})`)."""
+    found = _BUILD_RUNTIME.findall(relay)
+    if len(found) != 1:
+        raise BuildError(f"relay.js must hold exactly one `/* build: runtime */ ({{...}})`, found {len(found)}")
+    return _BUILD_RUNTIME.sub(lambda _: "/* build: runtime */ (" + json.dumps(runtime, separators=(",", ":")) + ")",
+                              relay)
+
+
 def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
     started = time.monotonic()
     stamp = signature(sources, options)
@@ -292,6 +340,7 @@ def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
         pyodide_version, _short("".join(hashlib.sha256(d).hexdigest() for d in runtime_data.values()).encode()))
     for name, data in runtime_data.items():
         output.add(name, f"{runtime_dir}/{name}", data, pyodide_version, source=pyodide / name)
+    _add_notices(output, sources, pyodide_version, version)
     stdlib = (pyodide / "python_stdlib.zip").read_bytes()
     trim = None if options.full_stdlib else _trimmer()
     stdlib_kind = "full"
@@ -313,18 +362,18 @@ def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
     lock_url = output.add("pyodide-lock.json", _hashed("tracker/pyodide-lock.json", lock_data), lock_data,
                           pyodide_version)
 
-    scripts: dict[str, str] = {}
-    for name in ("relay.js", "worker.mjs"):
-        data = sources.script(name).read_bytes()
-        scripts[name] = output.add(name, _hashed(f"tracker/{name}", data), data, version)
+    worker = sources.script("worker.mjs").read_bytes()
+    worker_url = output.add("worker.mjs", _hashed("tracker/worker.mjs", worker), worker, version)
+    build_runtime = {"worker": worker_url, "pyodide": f"{options.base}{runtime_dir}/pyodide.mjs",
+                     "index": f"{options.base}{runtime_dir}/", "lock": lock_url, "stdlib": stdlib_url,
+                     "wheel": output.files["tracker.whl"]["url"]}
+    relay = with_build_runtime(sources.script("relay.js").read_text(encoding="utf-8"), build_runtime).encode("utf-8")
+    relay_url = output.add("relay.js", _hashed("tracker/relay.js", relay), relay, version)
     sensor = minify(sources.script("sensor.js").read_text(encoding="utf-8"), sources.repo_root)
     sensor_data = sensor.encode("utf-8")
     output.add("sensor.js", _hashed("tracker/sensor.js", sensor_data), sensor_data, version, compress=False)
 
-    runtime = {"relay": scripts["relay.js"], "worker": scripts["worker.mjs"],
-               "pyodide": f"{options.base}{runtime_dir}/pyodide.mjs", "index": f"{options.base}{runtime_dir}/",
-               "lock": lock_url, "stdlib": stdlib_url, "wheel": output.files["tracker.whl"]["url"],
-               "version": version}
+    runtime = {"relay": relay_url, **build_runtime, "version": version}
     embed = (embed_html(runtime, sensor) + "\n").encode("utf-8")
     output.add("embed.html", EMBED, embed, version, compress=False)
     output.add("glood-tracker.liquid", LIQUID, liquid_block(runtime, sensor).encode("utf-8"), version,

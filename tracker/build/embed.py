@@ -12,8 +12,8 @@ __all__ = ["DEFAULT_CONFIG", "GENLOOK_EVENTS_PATH", "json_script", "runtime_attr
 
 GENLOOK_EVENTS_PATH = "/apps/proxy_genlook-x/public/tracking/events"
 #: The config of `embed.html` (a merchant replaces the shop domain).
-DEFAULT_CONFIG: dict[str, Any] = {"shop_domain": "your-store.myshopify.com", "glood_url": "https://storefront.glood.ai",
-                                  "genlook_url": GENLOOK_EVENTS_PATH}
+#: (`genlook_url` is left to its default, GENLOOK_EVENTS_PATH: every byte of the embed is in every page.)
+DEFAULT_CONFIG: dict[str, Any] = {"shop_domain": "your-store.myshopify.com", "glood_url": "https://storefront.glood.ai"}
 
 
 def json_script(element_id: str, data: Any) -> str:
@@ -24,9 +24,11 @@ def json_script(element_id: str, data: Any) -> str:
 
 
 def runtime_attribute(runtime: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    """The sensor's `data-runtime`: the build's URLs plus what the sensor must know of the config before the
-    worker says (`rc`: consent first; `gpc`: Global Privacy Control denies)."""
-    return {**runtime, "rc": config.get("require_consent") is True, "gpc": config.get("honor_gpc") is not False}
+    """The sensor's `data-runtime` (protocol `EmbedRuntime`): relay.js's URL and the version (relay.js carries the
+    build's other URLs), plus what the sensor must know of the config before the worker says (`rc`: consent first;
+    `gpc`: Global Privacy Control denies)."""
+    return {"relay": runtime["relay"], "version": runtime["version"], "rc": config.get("require_consent") is True,
+            "gpc": config.get("honor_gpc") is not False}
 
 
 def _sensor_script(runtime: Mapping[str, Any], config: Mapping[str, Any], sensor: str) -> str:
