@@ -3,9 +3,40 @@
 // The tracker is the build's wheel (`python -m tracker build`), fetched while Pyodide boots and unpacked into
 // /glood: as fast as the old zip, and ~150 ms less than Pyodide's loadPackage/`packages` (docs/performance.md).
 // `lock` is the build's lockfile (it also names the wheel), `stdlib` its standard library.
+//
+// Return visits restore a memory snapshot instead of booting Python: once Python is ready and the page has been
+// quiet a while, a throwaway worker (this script again, told to make a snapshot) boots Pyodide with the tracker
+// imported, snapshots its whole heap (Pyodide's experimental `_makeSnapshot` / `makeMemorySnapshot`), gzips it and
+// stores it in Cache Storage under a key made of the build's hashed runtime URLs. A later page restores it
+// (`_loadSnapshot`): Python's state as it was, the tracker imported. Anything else (no Cache Storage, nothing
+// stored, another build's snapshot, a corrupt one, a restore that fails) boots the normal way, and
+// `status().boot` says which (docs/performance.md, "Python ready on return visits").
+// A snapshot holds Python's heap, not the file system: the stdlib zip is installed again by loadPyodide and the
+// wheel is unpacked again into /glood (for anything imported later). localStorage `glood_tracker:snapshot` = "off"
+// turns snapshots off (neither restored nor made), for measurements.
+
+const CACHE = "glood-tracker-snapshot";
+// After the first ready, how long the page's worker waits before it starts a snapshot's maker (the page's own work
+// first), and the lock that keeps two tabs from making one at the same time.
+const MAKE_AFTER_MS = 1500;
+const MAKE_LOCK = "glood_tracker:snapshot";
+const OFF_KEY = "glood_tracker:snapshot";
+
+/** What status().boot reports: how Python started and, once tried, how the snapshot was made. */
+const boot = {
+  snapshot: "off", // restored | missing | other-build | corrupt | refused | unsupported | off
+  /** @type {Record<string, number>} */
+  ms: {},
+  /** @type {string | null} */
+  made: null, // stored | refused | failed | busy | null (not tried on this page)
+  /** @type {Record<string, number | string>} */
+  make: {},
+};
+
 let handle = null;
 const early = [];
 self.onmessage = async (event) => {
+  if (event.data && event.data.t === "make-snapshot") return make(event.data);
   const text = JSON.stringify(event.data);
   if (handle) return handle(text);
   early.push(text);
@@ -15,12 +46,11 @@ self.onmessage = async (event) => {
     // The runtime starts at once; the hook's module (if any) loads meanwhile.
     // Absolute URLs (relative ones as the page resolves them): Pyodide resolves the wheel against the lockfile's.
     const url = (u) => u && new URL(u, event.data.page.url).href;
-    const wheel = fetch(url(rt.wheel)).then((r) => {
-      if (!r.ok) throw new Error(`${rt.wheel} answered ${r.status}`);
-      return r.arrayBuffer();
-    });
-    const runtime = import(url(rt.pyodide)).then(({ loadPyodide }) => loadPyodide({ indexURL: url(rt.index),
-      lockFileURL: url(rt.lock), stdLibURL: url(rt.stdlib) }));
+    const abs = { pyodide: url(rt.pyodide), index: url(rt.index), lock: url(rt.lock), stdlib: url(rt.stdlib),
+      wheel: url(rt.wheel) };
+    const wheel = fetchWheel(abs.wheel);
+    const off = (event.data.store || {})[OFF_KEY] === "off";
+    const runtime = start(abs, off);
     for (const p of [wheel, runtime]) p.catch(() => {}); // awaited below, not unhandled while the hook loads
     // The merchant's before_send hook (config: the URL of a module whose default export takes an event).
     let hook; // undefined (None in Python) unless the config names a module
@@ -31,11 +61,24 @@ self.onmessage = async (event) => {
       self.postMessage({ t: "log", l: "error", m: `before_send not loaded: ${error}` });
     }
     const pyodide = await runtime;
+    const unpacked = performance.now();
+    // Restored or not, the wheel's files go to /glood (a snapshot keeps the imported modules, not the files).
     pyodide.unpackArchive(await wheel, "wheel", { extractDir: "/glood" });
-    pyodide.runPython("import sys; sys.path.insert(0, '/glood')");
-    const start = pyodide.pyimport("tracker.browser").start;
-    const py = start(early.shift(), (out) => self.postMessage(JSON.parse(out)), hook);
-    start.destroy();
+    if (boot.snapshot !== "restored") pyodide.runPython("import sys; sys.path.insert(0, '/glood')");
+    const start_ = pyodide.pyimport("tracker.browser").start;
+    boot.ms.import = Math.round(performance.now() - unpacked);
+    let made = false;
+    const post = (out) => {
+      const message = JSON.parse(out);
+      self.postMessage(message);
+      if (message.t === "ready" && !made && !off) {
+        made = true;
+        setTimeout(() => requestSnapshot(abs), MAKE_AFTER_MS);
+      }
+    };
+    const py = start_(early.shift(), post, hook, () => JSON.stringify(boot));
+    start_.destroy();
+    boot.ms.ready = Math.round(performance.now());
     handle = (t) => py(t);
     self.addEventListener("message", (e) => e.data && e.data.t === "bye" && py.destroy());
     while (early.length) handle(early.shift());
@@ -44,3 +87,145 @@ self.onmessage = async (event) => {
     self.postMessage({ t: "error" });
   }
 };
+
+/** @param {string} url */
+const fetchWheel = (url) => fetch(url).then((r) => {
+  if (!r.ok) throw new Error(`${url} answered ${r.status}`);
+  return r.arrayBuffer();
+});
+
+/** The Cache Storage key of this build's snapshot: every runtime URL is content-hashed, so they name the build. */
+const keyOf = (abs) => new URL(`glood-tracker-snapshot/${encodeURIComponent(
+  [abs.pyodide, abs.lock, abs.stdlib, abs.wheel, self.location.href].join(" "))}`, abs.index).href;
+
+const options = (abs) => ({ indexURL: abs.index, lockFileURL: abs.lock, stdLibURL: abs.stdlib });
+
+/** Pyodide, restored from this build's snapshot when there is a good one, else booted; `boot` says which. */
+async function start(abs, off) {
+  const began = performance.now();
+  const { loadPyodide } = await import(abs.pyodide);
+  if (!off) {
+    const stored = await lookup(keyOf(abs));
+    if (stored) {
+      try {
+        const pyodide = await loadPyodide({ ...options(abs), _loadSnapshot: stored.bytes });
+        boot.snapshot = "restored";
+        boot.ms.runtime = Math.round(performance.now() - began);
+        return pyodide;
+      } catch (error) {
+        boot.snapshot = "corrupt";
+        self.postMessage({ t: "log", l: "warn", m: `the stored snapshot did not restore (${error}); booting` });
+        forget(keyOf(abs));
+      }
+    }
+  }
+  const pyodide = await loadPyodide(options(abs));
+  boot.ms.runtime = Math.round(performance.now() - began);
+  return pyodide;
+}
+
+/** The snapshot stored for `key` ({bytes}: a Promise, read and unzipped while Pyodide's files load), or null;
+ * sets boot.snapshot to why not. */
+async function lookup(key) {
+  let cache;
+  try {
+    if (!self.caches) {
+      boot.snapshot = "unsupported";
+      return null;
+    }
+    cache = await caches.open(CACHE);
+  } catch (error) {
+    boot.snapshot = "refused"; // storage blocked (private browsing, site data refused)
+    return null;
+  }
+  const found = performance.now();
+  const response = await cache.match(key).catch(() => undefined);
+  if (!response || !response.body) {
+    boot.snapshot = (await cache.keys().catch(() => [])).length ? "other-build" : "missing";
+    return null;
+  }
+  const expected = Number(response.headers.get("x-glood-bytes"));
+  const unzipped = new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  const bytes = unzipped.then((data) => {
+    boot.ms.read = Math.round(performance.now() - found);
+    if (data.byteLength !== expected) throw new Error(`${data.byteLength} bytes, ${expected} stored`);
+    return new Uint8Array(data);
+  });
+  bytes.catch(() => {}); // awaited by loadPyodide, maybe after it failed: not an unhandled rejection meanwhile
+  return { bytes };
+}
+
+/** @param {string} key */
+function forget(key) {
+  caches.open(CACHE).then((cache) => cache.delete(key)).catch(() => {});
+}
+
+/** After the first ready: a throwaway worker makes this build's snapshot, unless one is stored or another tab is
+ * making it; what happened goes to boot.made. */
+async function requestSnapshot(abs) {
+  const key = keyOf(abs);
+  try {
+    const cache = await caches.open(CACHE);
+    if (await cache.match(key)) return;
+  } catch (error) {
+    boot.made = "refused";
+    return;
+  }
+  const work = async (lock) => {
+    if (!lock) {
+      boot.made = "busy";
+      return;
+    }
+    const maker = new Worker(self.location.href, { type: "module", name: "glood-tracker-snapshot" });
+    await new Promise((resolve) => {
+      maker.onmessage = (event) => {
+        Object.assign(boot.make, event.data.make);
+        boot.made = event.data.made;
+        resolve(null);
+      };
+      maker.onerror = (event) => {
+        boot.made = "failed";
+        boot.make.error = String(event.message || event);
+        resolve(null);
+      };
+      maker.postMessage({ t: "make-snapshot", abs, key });
+    });
+    maker.terminate();
+  };
+  if (navigator.locks) await navigator.locks.request(MAKE_LOCK, { ifAvailable: true }, work);
+  else await work(true);
+}
+
+/** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */
+async function make({ abs, key }) {
+  const began = performance.now();
+  const report = { made: "failed", make: {} };
+  try {
+    const wheel = fetchWheel(abs.wheel);
+    const { loadPyodide } = await import(abs.pyodide);
+    const pyodide = await loadPyodide({ ...options(abs), _makeSnapshot: true });
+    pyodide.unpackArchive(await wheel, "wheel", { extractDir: "/glood" });
+    // Nothing JavaScript may be held by Python but what is reachable from the worker's globals: the tracker is
+    // imported, never started, here.
+    pyodide.runPython("import sys; sys.path.insert(0, '/glood'); import tracker.browser");
+    const raw = pyodide.makeMemorySnapshot();
+    report.make.boot_ms = Math.round(performance.now() - began);
+    const zipped = await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip"))).blob();
+    report.make.bytes = raw.length;
+    report.make.stored_bytes = zipped.size;
+    const cache = await caches.open(CACHE);
+    for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
+    try {
+      await cache.put(key, new Response(zipped, { headers: { "content-type": "application/octet-stream",
+        "x-glood-bytes": String(raw.length) } }));
+      report.made = "stored";
+    } catch (error) {
+      report.made = "refused"; // over quota
+      report.make.error = String(error);
+    }
+  } catch (error) {
+    report.make.error = String(error);
+  }
+  report.make.ms = Math.round(performance.now() - began);
+  self.postMessage(report);
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -119,13 +120,16 @@ class WebLocks:
             callback.destroy()
 
 
-def start(boot_text: str, post_text: Any, hook: Any = None) -> Callable[[str], None]:
+def start(boot_text: str, post_text: Any, hook: Any = None, boot_info: Any = None) -> Callable[[str], None]:
     """Boot the tracker from the sensor's boot message; returns the handler of every later message.
 
     `post_text(text)` posts one message (JSON text) to the page; `hook` is the merchant's `before_send`
-    module's default export, if any. A bad configuration is reported and nothing is tracked (the handler
-    then ignores everything).
+    module's default export, if any; `boot_info()` (JSON text) is how the worker script started Python, for
+    status(). A bad configuration is reported and nothing is tracked (the handler then ignores everything).
     """
+    # Python may have been restored from a memory snapshot that every page of every shopper shares: the random
+    # generator (retry jitter) is seeded anew here, from the browser's crypto, or all would draw the same numbers.
+    random.seed()
 
     def post(message: dict[str, Any]) -> None:
         post_text(json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
@@ -145,6 +149,8 @@ def start(boot_text: str, post_text: Any, hook: Any = None) -> Callable[[str], N
         post({"t": "log", "l": "error", "m": f"not started: {exc}"})
         post({"t": "error"})
         return lambda _text: None
+    if boot_info is not None and boot_info is not jsnull:
+        tracker.boot_info = lambda: json.loads(str(boot_info()))
     tracker.start()
 
     def handle(text: str) -> None:
