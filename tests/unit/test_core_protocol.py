@@ -28,6 +28,10 @@ FACT_EXAMPLES: list[dict[str, Any]] = [
     {"s": 10, "t": 10, "k": "show", "pv": "v2"},
     {"s": 11, "t": 11, "k": "url", "url": "https://s/a", "title": "", "pd": None},
     {"s": 12, "t": 12, "k": "pd", "pd": "{}"},
+    {"s": 13, "t": 13, "k": "ajax", "u": "/fr/cart/add.js", "b": [["id", "9"], ["quantity", "1"]], "st": 200,
+     "r": '{"id": 9}', "i": 0, "p": None},
+    {"s": 14, "t": 14, "k": "post", "u": "/cart/add", "b": [["id", "9"]], "a": {"gloodSection": "9"},
+     "p": ["1", "9"], "pd": None},
 ]
 TO_WORKER_EXAMPLES: list[dict[str, Any]] = [
     {"t": "boot", "rt": RUNTIME, "page": START, "quiet": 0, "cfg": "{}", "ov": None, "prev": None, "store": {},
