@@ -17,6 +17,23 @@ const PER_TASK = 6;
  */
 const BUILD = /* build: runtime */ ({ worker: "", pyodide: "", index: "", lock: "", stdlib: "", wheel: "" });
 
+/**
+ * The tracker's worker. A module worker cannot start from another origin than the page's (a CDN): it then starts
+ * from a same-origin blob that imports the worker's module from there (docs/hosting.md). Such a worker has the
+ * page's origin but a blob: base URL, so the blob, once the module has run and before any message, makes its
+ * fetches of relative URLs (a collector on this origin) resolve against the page's URL. The blob URL is kept: the
+ * worker may start another from its own location.
+ * @param {string} url
+ */
+const startWorker = (url) => {
+  const options = /** @type {WorkerOptions} */ ({ type: "module", name: "glood-tracker" });
+  const absolute = new URL(url, location.href);
+  if (absolute.origin === location.origin) return new Worker(absolute.href, options);
+  const source = `import ${JSON.stringify(absolute.href)};const f=self.fetch.bind(self);`
+    + `self.fetch=(i,o)=>f(typeof i=="string"?new URL(i,${JSON.stringify(location.href)}).href:i,o);`;
+  return new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), options);
+};
+
 /** @typedef {import("./protocol.js").SendRequest} SendRequest */
 /** @typedef {import("./protocol.js").HoldRequest} HoldRequest */
 
@@ -220,7 +237,7 @@ export default (sensor) => {
   try { overrides = window.gloodTrackerConfig ? JSON.parse(JSON.stringify(window.gloodTrackerConfig)) : null } catch (e) { error("window.gloodTrackerConfig is not JSON: " + e) }
   /** @type {import("./protocol.js").Runtime} */
   const runtime = { ...BUILD, ...sensor.runtime };
-  const worker = new Worker(runtime.worker, { type: "module", name: "glood-tracker" });
+  const worker = startWorker(runtime.worker);
   worker.onmessage = (event) => receive(event.data);
   worker.onerror = (event) => {
     if (sensor.gone) return; // the page is being left: a worker torn down while it started is no failure (WebKit)

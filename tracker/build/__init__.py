@@ -16,7 +16,8 @@ Not shipped to the browser (like `tracker/testing.py`): it runs in CPython at bu
 - `.gz` / `.zst` variants next to text and wasm files (copied from `scripts/vendor.sh`'s, or made here), and
   `.br` (brotli quality 11, made here with the `brotli` package when it is installed, as the `build` extra does;
   ~35 s for the wasm, once: a variant already in the output is reused);
-- `embed.html` (the snippet to paste), `shopify/blocks/glood-tracker.liquid` (theme app-embed block) and
+- `embed.html` (the snippet to paste), `shopify/` (a Shopify theme app extension: `shopify.py`; its app embed block
+  `shopify/blocks/glood-tracker.liquid`) and
   `manifest.json`: logical name → URL, path, bytes, sha256, version (+ the variants), and the build's inputs'
   signature, so a server can tell cheaply whether the output is stale (`ensure`).
 
@@ -44,9 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .embed import embed_html, liquid_block
+from .embed import BLOCK_SCHEMA, embed_html, liquid_block
 from .lockfile import PACKAGE, add_wheel, dump
 from .minify import minify, terser_path
+from .shopify import BLOCK, EXTENSION_DIR, extension_files, translated_schema
 from .wheel import PROJECT, build_wheel, shipped_sources, tracker_version
 
 __all__ = ["Sources", "Options", "MANIFEST", "EMBED", "LIQUID", "RUNTIME_FILES", "build", "ensure", "is_current",
@@ -376,8 +378,11 @@ def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
     runtime = {"relay": relay_url, **build_runtime, "version": version}
     embed = (embed_html(runtime, sensor) + "\n").encode("utf-8")
     output.add("embed.html", EMBED, embed, version, compress=False)
-    output.add("glood-tracker.liquid", LIQUID, liquid_block(runtime, sensor).encode("utf-8"), version,
-               compress=False)
+    # The Shopify theme app extension (shopify/): the app embed block among its other files.
+    block = liquid_block(runtime, sensor, translated_schema(BLOCK_SCHEMA))
+    for path, data in extension_files(block).items():
+        logical = "glood-tracker.liquid" if path == BLOCK else f"shopify/{path}"
+        output.add(logical, f"{EXTENSION_DIR}/{path}", data, version, compress=False)
 
     manifest: dict[str, Any] = {"version": version, "pyodide": pyodide_version, "package": PACKAGE,
                                 "base_url": options.base,

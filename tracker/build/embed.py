@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-__all__ = ["DEFAULT_CONFIG", "GENLOOK_EVENTS_PATH", "json_script", "runtime_attribute", "embed_html", "liquid_block"]
+__all__ = ["DEFAULT_CONFIG", "GENLOOK_EVENTS_PATH", "BLOCK_SCHEMA", "json_script", "runtime_attribute", "embed_html",
+           "liquid_block"]
 
 GENLOOK_EVENTS_PATH = "/apps/proxy_genlook-x/public/tracking/events"
 #: The config of `embed.html` (a merchant replaces the shop domain).
@@ -45,7 +46,7 @@ def embed_html(runtime: Mapping[str, Any], sensor: str, config: Mapping[str, Any
     return "\n".join([json_script("glood-tracker-config", config), _sensor_script(runtime, config, sensor)])
 
 
-_SCHEMA: dict[str, Any] = {
+BLOCK_SCHEMA: dict[str, Any] = {
     "name": "Glood tracker",
     "target": "head",
     "settings": [
@@ -59,8 +60,9 @@ _SCHEMA: dict[str, Any] = {
 }
 
 
-def liquid_block(runtime: Mapping[str, Any], sensor: str) -> str:
-    """A theme app-embed block (`blocks/glood-tracker.liquid`): the embed, its config from the block's settings."""
+def liquid_block(runtime: Mapping[str, Any], sensor: str, schema: Mapping[str, Any] | None = None) -> str:
+    """A theme app-embed block (`blocks/glood-tracker.liquid`): the embed, its config from the block's settings;
+    `schema` replaces the block's schema (the theme app extension's, with translated labels: `shopify.py`)."""
     if "{% endraw" in sensor or "{%- endraw" in sensor:
         raise ValueError("the sensor's text cannot go in a Liquid raw block")
     config = (
@@ -77,7 +79,7 @@ def liquid_block(runtime: Mapping[str, Any], sensor: str) -> str:
         f'<script type="application/json" id="glood-tracker-config">{config}</script>',
         sensor_tag,
         "{% schema %}",
-        json.dumps(_SCHEMA, indent=2),
+        json.dumps(BLOCK_SCHEMA if schema is None else schema, indent=2),
         "{% endschema %}",
         "",
     ])
