@@ -1200,6 +1200,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(routes_table(results["routes"]))
     if "lighthouse" in results:
         lines.append(lighthouse_table(results["lighthouse"]))
+    if "boot_engines" in results:
+        from .boot_engines import table as engines_table
+
+        lines.extend(engines_table(results["boot_engines"]))
     if "peers" in results:
         from .peers import peers_table
 
@@ -1286,6 +1290,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare", metavar="LABEL=URL", action="append", default=[],
                         help="also time the tracker page of another running store (e.g. an older checkout), "
                              "interleaved with this one's (repeatable)")
+    parser.add_argument("--engine-runs", type=int, default=2,
+                        help="with boot: fresh sessions per engine (Chromium, Firefox, WebKit) for the per-engine "
+                             "boot table, bench/boot_engines.py (default %(default)s, 0 = skip)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the control page (the store page without the tracker's embed)")
     parser.add_argument("--embed-first", action="store_true",
@@ -1412,6 +1419,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     store.url, runs=args.lighthouse_runs, devtools_runs=args.lighthouse_devtools_runs,
                     chrome=CHROMIUM, timeout_s=args.lighthouse_timeout, extra_flags=tuple(args.lighthouse_flag),
                     reports_dir=Path(args.lighthouse_reports) if args.lighthouse_reports else None, log=log)
+            if "boot" in parts and args.engine_runs:  # per engine, own store and browsers (bench/boot_engines.py)
+                from .boot_engines import run_boot_engines
+
+                timed("boot-engines", lambda: results.update(boot_engines=run_boot_engines(
+                    Settings(db_path=str(Path(tmp) / "engines.sqlite3")), CHROMIUM, OFFLINE_ARGS,
+                    runs=args.engine_runs, log=log)))
             if "peers" in parts:  # its own store, browsers and Lighthouse runs (bench/peers.py)
                 from .peers import run_peers
 
