@@ -14,6 +14,7 @@ from tracker.core.config import ConfigError
 from tracker.core.facts import stable_id
 from tracker.core.journal import FACTS_PREFIX, JOURNAL_PREFIX
 from tracker.core.protocol import validate
+from tracker.core.session import VISIT_KEY
 from tracker.core.transport import BEACON_ACCEPTED, NOT_SENT
 from tracker.core.worker import ADOPT_LOCK, TAB_LOCK_PREFIX, Seams, WorkerTracker, call_args, json_too_deep
 from tracker.testing import FakeClock
@@ -383,4 +384,26 @@ def test_deep_call_data_is_refused_before_parsing():
         assert h.tracker.status()["stats"]["rejected"] == 1 and "x" not in h.tracker.pipeline.outboxes["glood"]
         assert any("nested more than 32" in m["m"] for m in h.of("log"))
         assert call_args({"a": '["search_submitted", {"q": 1}, null]'}) == ["search_submitted", {"q": 1}, None]
+    run(go)
+
+
+def test_the_pages_own_events_go_at_ready_not_with_the_first_timer():
+    """A later page of a known visit: at ready (consent granted) its own events go at once, to both destinations,
+    not with the first flush timer (here 10 minutes away): its first delivery waits only for Python."""
+    async def go() -> None:
+        first = Harness()
+        first.tracker.start()
+        await settle()
+        first.answer_all()
+        first.timers.advance(1000)
+        store = dict(first.store)
+        for hold in first.of("hold"):
+            store.update((key, value) for key, value in hold["w"] if value is not None)
+        assert VISIT_KEY in store
+        later = Harness(store=store, page="page-3", prev="page-2")
+        later.tracker.start()
+        await settle()
+        assert later.requests == []  # the visit was known: no init
+        assert later.bodies("glood") and later.bodies("genlook")
+        assert stable_id("pv-page-3", "page_viewed") in later.bodies("genlook")[0]["i"]
     run(go)
