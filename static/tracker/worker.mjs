@@ -98,7 +98,7 @@ const fetchWheel = (url) => fetch(url).then((r) => {
 
 /** The Cache Storage key of this build's snapshot: every runtime URL is content-hashed, so they name the build. */
 const keyOf = (abs) => new URL(`glood-tracker-snapshot/${encodeURIComponent(
-  [abs.pyodide, abs.lock, abs.stdlib, abs.wheel, self.location.href].join(" "))}`, abs.index).href;
+  [abs.pyodide, abs.lock, abs.stdlib, abs.wheel, import.meta.url].join(" "))}`, abs.index).href;
 
 const options = (abs) => ({ indexURL: abs.index, lockFileURL: abs.lock, stdLibURL: abs.stdlib });
 

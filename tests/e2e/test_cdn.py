@@ -107,6 +107,17 @@ def test_the_tracker_runs_and_delivers_with_its_runtime_from_a_cdn(page: Page, c
     assert cdn_store.cdn.url in policy.split("worker-src", 1)[1].split(";", 1)[0]
 
 
+def test_a_snapshot_made_from_the_cdn_is_restored_by_the_next_page(page: Page, cdn_store: CdnStore) -> None:
+    """The worker runs from a blob URL (new on every page), yet its snapshot's key names the build, not the blob:
+    the next page restores what the first made."""
+    store = StorePage(page, cdn_store.store.url)
+    store.open("/")
+    boot = store.wait_status(lambda s: s["boot"]["made"] is not None, timeout=120)["boot"]
+    assert boot["made"] == "stored", boot
+    store.open("/collections/all")
+    assert store.status()["boot"]["snapshot"] == "restored"
+
+
 def test_the_cdn_grants_only_the_stores_origin(cdn_store: CdnStore) -> None:
     import urllib.error
     import urllib.request
