@@ -9,11 +9,12 @@
   /** @type {import("./protocol.js").Runtime} */
   const runtime = JSON.parse(script.dataset.runtime || "{}");
   const now = () => performance.timeOrigin + performance.now();
-  // (randomUUID exists only in secure contexts: a store tried on a LAN address over http gets the fallback.)
-  const uuid = () => crypto.randomUUID ? crypto.randomUUID()
-    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, c => (+c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> +c / 4).toString(16));
-  /** @template T @param {(storage: Storage) => T} use @returns {T | undefined} */
-  const withStorage = use => { try { return use(localStorage) } catch (error) { return undefined } };
+  // (randomUUID exists only in secure contexts: a store tried on a LAN address over http gets the fallback, the
+  // random version 4 UUID every engine ends a blob URL with; the empty Blob stays registered until the page goes.)
+  const uuid = () => crypto.randomUUID ? crypto.randomUUID() : URL.createObjectURL(new Blob).slice(-36);
+  /** localStorage (sessionStorage when `session`), or undefined where storage throws.
+   * @template T @param {(storage: Storage) => T} use @param {1} [session] @returns {T | undefined} */
+  const withStorage = (use, session) => { try { return use(session ? sessionStorage : localStorage) } catch (error) { return undefined } };
   /** @param {string} id */
   const textOf = id => { const element = document.getElementById(id); return element ? element.textContent : null };
   const pageId = uuid(), pageviewId = uuid();
@@ -25,7 +26,7 @@
     runtime, api,
     // The page's start-up facts, captured now (time origin, visibility, page context at its start), never when it
     // is left: the next page judges the page from them if this page's worker never did.
-    start: {page: pageId, pv: pageviewId, t0: performance.timeOrigin + (navigation && navigation.activationStart || 0),
+    start: {page: pageId, pv: pageviewId, t0: performance.timeOrigin + (navigation?.activationStart || 0),
       url: location.href, ref: document.referrer, title: document.title, vw: innerWidth, vh: innerHeight,
       ua: navigator.userAgent, vis: document.visibilityState == "visible", pd: textOf("glood-page")},
     previous: null, quiet: 0, left: 0, kept: false, gone: false, stopped: false, rejected: 0,
@@ -39,8 +40,8 @@
     attach: started => { worker = started; postFacts(); early.splice(0).forEach(message => started.postMessage(message)) },
     post: () => postFacts(),
     consent: () => shopifyConsent(),
-    keep: () => keep(sensor.onLeave ? sensor.onLeave(false) : NOTHING_SENT),
-    judged: upto => { let count = 0; while (count < facts.length && facts[count].s <= upto) count++; facts.splice(0, count) },
+    keep: () => keep(sensor.onLeave?.(false) || NOTHING_SENT),
+    judged: upto => { facts.splice(0, facts.filter(item => item.s <= upto).length) }, // (facts are in order)
   };
   const facts = sensor.facts, sections = sensor.sections, fact = sensor.fact;
   /** @type {Worker | undefined} */
@@ -53,7 +54,12 @@
     const fresh = facts.filter(item => item.s > posted);
     if (worker && fresh.length) { posted = seq; worker.postMessage({t: "facts", f: fresh}) }
   };
-  try { sensor.previous = sessionStorage.getItem(PREFIX + "tab"); sessionStorage.setItem(PREFIX + "tab", pageId) } catch (error) {}
+  // This tab's previous page; its cart form post, if it left with one (this page is the answer).
+  const POST = PREFIX + "post";
+  withStorage(storage => {
+    sensor.previous = storage.getItem(PREFIX + "tab"); storage.setItem(PREFIX + "tab", pageId);
+    const post = storage.getItem(POST); storage.removeItem(POST); post && fact("post", JSON.parse(post));
+  }, 1);
 
   // Sections: found at DOMContentLoaded, then added, removed or re-served (MutationObserver); visibility (IntersectionObserver).
   const SECTION = "[data-glood-section]", PRODUCT = "[data-glood-product-id]";
@@ -70,15 +76,17 @@
     key && fact("io", {i: key, r: [area(entry.intersectionRect), area(entry.boundingClientRect), area(entry.rootBounds)]},
       performance.timeOrigin + entry.time);
   }), {threshold: [...Array(11).keys()].map(tenth => tenth / 10)}); // 0, 0.1, ..., 1
+  /** @param {Element | null} element @returns {Record<string, string>} its `data-glood*` attributes (none without it) */
+  const attrsOf = element => {
+    return /** @type {Record<string, string>} */ (Object.fromEntries(Object.entries(/** @type {HTMLElement} */ (element)?.dataset || {}).filter(([name]) => name.startsWith("glood"))));
+  };
   /** @param {Element} element @returns {number} */
   const watch = element => {
     const known = keys.get(element);
     if (known) return known;
-    const key = ++lastKey, attributes = /** @type {Record<string, string>} */ ({});
-    const data = /** @type {HTMLElement} */ (element).dataset || {};
+    const key = ++lastKey;
     keys.set(element, key); sections.set(key, element);
-    for (const name in data) name.startsWith("glood") && (attributes[name] = data[name] || "");
-    fact("sec", {i: key, a: attributes, p: [...element.querySelectorAll(PRODUCT)].map(productOf)});
+    fact("sec", {i: key, a: attrsOf(element), p: [...element.querySelectorAll(PRODUCT)].map(productOf)});
     visibility.observe(element);
     return key;
   };
@@ -86,8 +94,9 @@
   const forget = (key, element) => { sections.delete(key); keys.delete(element); visibility.unobserve(element); fact("gone", {i: key}) };
   /** @param {Node} root */
   const scan = root => {
-    root instanceof Element && root.matches(SECTION) && watch(root);
-    (root instanceof Element || root instanceof Document) && root.querySelectorAll(SECTION).forEach(watch);
+    // (Only elements and documents match or hold elements: other nodes have neither method.)
+    /** @type {Element} */ (root).matches?.(SECTION) && watch(/** @type {Element} */ (root));
+    /** @type {Element} */ (root).querySelectorAll?.(SECTION).forEach(watch);
   };
   const changes = new MutationObserver(records => {
     for (const record of records) {
@@ -100,34 +109,82 @@
     text != pageData && fact("pd", {pd: pageData = text});
   });
 
-  // Shopper actions: clicks (also middle and modifier clicks) on recommended products, cart forms.
+  // Shopper actions: clicks (also middle and modifier clicks) on recommended products, cart changes.
   const CART_ADD = 'form[action$="/cart/add"]';
-  /** @param {MouseEvent} event */
-  const click = event => {
-    const target = /** @type {Element} */ (event.target), product = target.closest && target.closest(PRODUCT);
-    const section = product && product.closest(SECTION);
-    section && !target.closest(CART_ADD) && (event.type == "click" || event.button == 1)
-      && fact("click", {i: watch(section), p: productOf(product), b: event.button});
+  /** @param {Element | null} section @param {Element | null} product */
+  const mark = (section, product) => { cause = {i: section ? watch(section) : 0, p: productOf(product)}; setTimeout(settle) };
+  // Clicks, middle clicks and submits: a click in a section's product (not on its add-to-cart form) is a `click`;
+  // a cart form's submit is followed to its end (below).
+  /** @param {Event} event */
+  const act = event => {
+    const target = /** @type {HTMLFormElement} */ (event.target), section = target.closest?.(SECTION), product = target.closest?.(PRODUCT);
+    if (event.type == "submit") {
+      const u = target.getAttribute?.("action");
+      cartCall(u) && (mark(section, product), submitted = () => event.defaultPrevented || allowed() && withStorage(storage => storage.setItem(POST,
+        JSON.stringify({u, b: [...new FormData(target)], a: attrsOf(section), p: productOf(product), pd: pageData})), 1));
+    } else section && product && (mark(section, product), !target.closest(CART_ADD) && /** @type {MouseEvent} */ (event).button < 2 // a click (0) or a middle click (1, auxclick)
+      && fact("click", {...cause, b: /** @type {MouseEvent} */ (event).button}));
   };
-  /** @param {SubmitEvent} event */
-  const submit = event => {
-    const form = /** @type {HTMLFormElement} */ (event.target);
-    const kind = form.matches && (form.matches(CART_ADD) ? "add" : form.matches('form[action$="/cart/change"]') && "chg");
-    if (!kind) return;
-    const data = new FormData(form), section = form.closest(SECTION), field = (/** @type {string} */ name) => {
-      const value = data.get(name);
-      return typeof value == "string" ? value : null;
-    };
-    fact(kind, {i: section ? watch(section) : 0, p: productOf(form.closest(PRODUCT)), v: field("id"), q: field("quantity"), l: field("line")});
+  // A cart form's submit: when the theme intercepts it (defaultPrevented, final once the event is dispatched) its
+  // fetch is what counts; a post nobody intercepted leaves the page with it, and the next page, whose cart is the
+  // answer, records it (a `post` fact) from sessionStorage.
+  /** @type {(() => void) | 0} */
+  let submitted = 0;
+  const settle = () => {
+    const post = submitted;
+    cause = {i: 0, p: null}; submitted = 0;
+    post && post();
   };
-
+  // Cart changes: Shopify's AJAX Cart API called by fetch or XMLHttpRequest, recorded raw with its answer (an `ajax`
+  // fact, judged by tracker/core/cart.py: docs/design.md §6, "Cart changes"). A submit or click in a product marks
+  // the calls started while it is dispatched (`cause`, until the next task) with its section and product.
+  // (The URL is tested as given, loosely: a call that only looks like one, `/cart/add-ons` or `?next=/cart/add`, is
+  // recorded too, and the core, which judges the path exactly, ignores it.)
+  const CART = /\/cart\/(add|change|update|clear)\b/;
+  /** @type {{i: number, p: [string, string | null] | null}} */
+  let cause = {i: 0, p: null};
+  /** A call to `target` (a URL, its text or a Request) with `body`, started by `by`: when it is the cart API's, what
+   * records its answer (the status, 0 for none; the text, null when not read). The body: text as it is, the entries of
+   * what has them (a FormData's or URLSearchParams' [name, value] pairs; a typed array's numbers, which the core
+   * ignores), else null (a Blob, a stream: not read).
+   * @param {any} target @param {any} [body] @returns {false | ((st: number, r: string | null) => void)} */
+  const cartCall = (target, body, by = cause) => {
+    const u = String(target?.url || target);
+    return CART.test(u) && (b => (/** @type {number} */ st, /** @type {string | null} */ r) => fact("ajax", {u, b, st, r, ...by}))(
+      typeof body == "string" ? body : body?.entries ? [...body] : null);
+  };
+  // The very promise the browser's fetch gave is returned (the same Response, the same error): the sensor reads a
+  // clone, taken in its own reaction, which runs before the page's (so the body is still unread). (A Request's own
+  // body is not read: b is null.)
+  const fetch0 = fetch;
+  window.fetch = /** @type {typeof fetch} */ (function (/** @type {Parameters<typeof fetch>} */ ...args) {
+    const promise = fetch0.apply(this, args), done = cartCall(args[0], args[1]?.body);
+    done && promise.then(response => response.clone().text().then(text => done(response.status, text))).catch(() => done(0, null));
+    return promise;
+  });
+  // An XMLHttpRequest is judged at its load by its final URL (an answer from a cart path), with the body and cause
+  // of its object's last send (one listener an object; a request cut short by open() has no load): its text (the
+  // "" and "text" response types), else its value as JSON ("json"; a Blob, a buffer or a document give what the
+  // core cannot read). A request that failed has no answer to judge. (Not seen: an answer whose object a load
+  // listener of the page, added before the sensor's, opens again at once: open() empties it first.)
+  const xhr = XMLHttpRequest.prototype, send0 = xhr.send;
+  /** @type {WeakMap<XMLHttpRequest, [unknown, typeof cause]>} */
+  const sent = new WeakMap();
+  xhr.send = function (body) {
+    sent.has(this) || this.addEventListener("load", () => {
+      const done = cartCall(this.responseURL, .../** @type {[unknown, typeof cause]} */ (sent.get(this))), response = this.response;
+      done && done(this.status, typeof response == "string" ? response : JSON.stringify(response));
+    });
+    sent.set(this, [body, cause]);
+    return send0.call(this, body);
+  };
   // Consent for what is stored before the worker says: Shopify's Customer Privacy API, else require_consent +
   // setConsent(). (A Shopify page whose Customer Privacy API is not loaded yet is pending: relay.js loads it.)
   /** @returns {"granted" | "denied" | "pending" | undefined} */
   const shopifyConsent = () => {
-    const privacy = window.Shopify && window.Shopify.customerPrivacy;
+    const privacy = window.Shopify?.customerPrivacy;
     if (privacy) try {
-      return privacy.analyticsProcessingAllowed() ? "granted" : (privacy.currentVisitorConsent() || {}).analytics == "no" ? "denied" : "pending";
+      return privacy.analyticsProcessingAllowed() ? "granted" : privacy.currentVisitorConsent()?.analytics == "no" ? "denied" : "pending";
     } catch (error) { return "pending" }
     if (window.Shopify) return "pending";
   };
@@ -135,7 +192,7 @@
   let given;
   const allowed = () => sensor.hold ? sensor.hold.c == "granted" : !(navigator.globalPrivacyControl && runtime.gpc)
     && (shopifyConsent() || (given != null ? (given ? "granted" : "denied")
-      : ((window.gloodTrackerConfig || {}).require_consent ?? runtime.rc) ? "pending" : "granted")) == "granted";
+      : (window.gloodTrackerConfig?.require_consent ?? runtime.rc) ? "pending" : "granted")) == "granted";
 
   // Leaving (hidden, or pagehide): relay.js sends the bodies of the worker's last hold, then one record keeps what
   // the next page needs (docs/design.md §6, "The handover rule").
@@ -157,37 +214,33 @@
     storage.setItem(RECORD, JSON.stringify(record));
     // Written: its facts (up to `left`; not those cut to fit, counted in `x`) and the stored backlog belong to it.
     const last = record.f[record.f.length - 1];
-    sensor.kept = true; sensor.left = last ? last.s : sensor.hold ? sensor.hold.upto : 0; leftAt = record.seen;
+    sensor.kept = true; sensor.left = last ? last.s : sensor.hold?.upto || 0; leftAt = record.seen;
   });
   const leave = () => {
     // Gone already (pagehide comes before the last visibilitychange): the record may be another page's by now.
     if (document.prerendering || sensor.stopped || sensor.gone) return;
     scan(document);
     if (!allowed()) return;
-    const handover = sensor.onLeave ? sensor.onLeave(true) : NOTHING_SENT;
+    const handover = sensor.onLeave?.(true) || NOTHING_SENT;
     keep(handover);
     sensor.toWorker({t: "hide", sent: handover.out, dup: handover.dup});
   };
-  // Visible again (never left): the record goes; the worker judges everything live.
-  const back = () => {
-    withStorage(storage => storage.removeItem(RECORD));
-    sensor.kept = false; sensor.left = 0;
-    sensor.onRestore && sensor.onRestore(false);
-  };
-  // Restored from the back/forward cache: the record this page left is still there (taken back), or another page
-  // took it, and with it the facts up to `left` and every event made until it was written: the worker drops those.
-  const restored = () => {
-    const taken = sensor.kept && withStorage(storage => storage.getItem(RECORD)) === null;
+  // Visible again (never left, `taken` false): the record goes; the worker judges everything live. Or restored from
+  // the back/forward cache: the record this page left is still there (taken back), or another page took it, and
+  // with it the facts up to `left` and every event made until it was written: the worker drops those.
+  /** @param {boolean} taken */
+  const back = taken => {
     withStorage(storage => storage.removeItem(RECORD));
     if (taken) { sensor.quiet = sensor.left; sensor.toWorker({t: "taken", upto: sensor.left, at: leftAt}) }
     sensor.kept = false; sensor.left = 0; sensor.gone = false;
-    sensor.onRestore && sensor.onRestore(taken);
+    sensor.onRestore?.(taken);
   };
+  const restored = () => back(sensor.kept && withStorage(storage => storage.getItem(RECORD)) === null);
   /** @param {() => void} [granted] */
   const lock = granted => navigator.locks ? navigator.locks.request(PREFIX + "tab:" + pageId, () => {
-    granted && granted();
-    return new Promise(release => sensor.release = () => release(undefined));
-  }).catch(() => {}) : granted && granted();
+    granted?.();
+    return new Promise(release => sensor.release = () => release(0));
+  }).catch(() => {}) : granted?.();
   // relay.js (and with it the worker) starts once: after the page's load, at idle; or at DOMContentLoaded when an
   // earlier page of this build was ready, so that the runtime is in the HTTP cache and the worker fetches nothing
   // ("warm", written by relay.js; a first visit, and Lighthouse's cold load, keep the start after load).
@@ -197,21 +250,21 @@
       () => { document.documentElement.dataset.gloodTracker = "error" });
   const idle = () => (window.requestIdleCallback || setTimeout)(start, {timeout: 2000});
   let started = 0;
-  sensor.listeners = [[document, "click", click], [document, "auxclick", click], [document, "submit", submit],
+  sensor.listeners = [[document, "click", act], [document, "auxclick", act], [document, "submit", act],
     [document, "visibilitychange", () => {
       const visible = document.visibilityState == "visible";
       fact("vis", {v: visible});
-      visible ? sensor.gone || back() : leave();
+      visible ? sensor.gone || back(false) : leave();
     }],
     // Gone: nothing more is sent (relay.js holds the worker's requests) until a restore says whether the record
     // was taken; the tab lock is released, so another page may take the record.
-    [window, "pagehide", () => { leave(); sensor.gone = true; sensor.release && sensor.release(); sensor.release = undefined }],
+    [window, "pagehide", () => { settle(); leave(); sensor.gone = true; sensor.release?.(); sensor.release = undefined }],
     [window, "pageshow", (/** @type {PageTransitionEvent} */ event) => {
       if (!event.persisted) return;
       fact("show", {pv: uuid()});
       // The tab lock is taken back under the adoption lock, so an adopting worker either took the record or sees
       // this page alive.
-      navigator.locks ? navigator.locks.request(PREFIX + "adopt", () => new Promise(done => lock(() => { restored(); done(undefined) })))
+      navigator.locks ? navigator.locks.request(PREFIX + "adopt", () => new Promise(done => lock(() => { restored(); done(0) })))
         .catch(restored) : restored();
     }]];
   sensor.observers = [visibility, changes];
@@ -236,7 +289,7 @@
       refuse("track(" + String(name).slice(0, 80) + ") rejected: " + (args instanceof Error ? args : "no name"));
       return null;
     }
-    if (given === false || sensor.hold && sensor.hold.c == "denied") return null; // consent denied: nothing is made
+    if (given === false || sensor.hold?.c == "denied") return null; // consent denied: nothing is made
     const id = uuid();
     fact("call", {m: "track", a: args, e: id}, time);
     return id;
@@ -267,7 +320,7 @@
   const begin = () => {
     sensor.start.pd = pageData = textOf("glood-page"); sensor.start.title = document.title;
     scan(document);
-    changes.observe(document.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-glood-serve-id"]});
+    changes.observe(document.documentElement, {childList: true, subtree: true, attributeFilter: ["data-glood-serve-id"]} /* (attributes: implied) */);
     withStorage(storage => storage.getItem(PREFIX + "warm")) == runtime.relay && start();
   };
   document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", begin) : begin();
