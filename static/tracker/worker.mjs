@@ -28,7 +28,7 @@ const boot = {
   /** @type {Record<string, number>} */
   ms: {},
   /** @type {string | null} */
-  made: null, // stored | refused | failed | busy | null (not tried on this page)
+  made: null, // stored | refused | failed | busy | consent (waiting for it) | null (not tried on this page)
   /** @type {Record<string, number | string>} */
   make: {},
   ready_at: 0,
@@ -68,12 +68,21 @@ self.onmessage = async (event) => {
     if (boot.snapshot !== "restored") pyodide.runPython("import sys; sys.path.insert(0, '/glood')");
     const start_ = pyodide.pyimport("tracker.browser").start;
     boot.ms.import = Math.round(performance.now() - unpacked);
-    let made = false;
+    /** @type {string | null} the consent of the worker's last hold (null: none yet) */
+    let consent = null;
+    let made = false, ready = false;
     const post = (out) => {
       const message = JSON.parse(out);
       self.postMessage(message);
-      if (message.t === "ready" && !made && !off) {
+      if (message.t === "hold") consent = message.c;
+      if (message.t === "ready") ready = true;
+      // After the first ready with consent granted (the holds say it): a visitor who denied or has not answered
+      // gets nothing of ours stored, not even this cache, and no CPU spent on it.
+      if (!ready || made || off || consent === null) return;
+      if (consent !== "granted") boot.made = "consent"; // waits for consent
+      else {
         made = true;
+        boot.made = null;
         setTimeout(() => requestSnapshot(abs), MAKE_AFTER_MS);
       }
     };

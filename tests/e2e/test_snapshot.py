@@ -191,3 +191,15 @@ def test_storage_refused_boots_normally(shop: StorePage, collector: Collector, s
 #: Prepended to the worker script (init scripts do not run in workers): Cache Storage refuses in the worker.
 REFUSE_IN_WORKER = ("CacheStorage.prototype.open = function () { "
                     "return Promise.reject(new DOMException('refused', 'SecurityError')); };\n")
+
+
+def test_no_snapshot_is_made_until_consent_is_granted(consent_store: StorePage) -> None:
+    """A visitor who has not answered (require_consent) gets nothing of ours stored, not even the snapshot: the
+    worker waits (`made` "consent"), and makes it once setConsent(true) grants consent."""
+    consent_store.open("/")
+    consent_store.wait_status(lambda s: s["boot"]["made"] == "consent")
+    assert _cache_keys(consent_store.page) == []
+    consent_store.page.evaluate("() => window.gloodTracker.setConsent(true)")
+    boot = consent_store.wait_status(lambda s: s["boot"]["made"] not in (None, "consent"), timeout=120)["boot"]
+    assert boot["made"] == "stored", boot
+    assert len(_cache_keys(consent_store.page)) == 1
