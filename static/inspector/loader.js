@@ -58,6 +58,13 @@ for (const toggle of document.querySelectorAll("a[data-glood-inspect-toggle]")) 
   toggle.setAttribute("aria-pressed", "true");
   toggle.textContent = "Inspector on";
 }
+// PyScript composes the hooks of workers started from Python into a function made from text once its interpreter is
+// up ('unsafe-eval', which a strict Content-Security-Policy such as the demo store's refuses). The inspector starts no
+// worker: PyScript's one worker hook is removed at PyScript's first progress event, as its interpreter starts loading.
+addEventListener("py:progress", () => {
+  const core = /** @type {any} */ (globalThis)[Symbol.for("@pyscript/core")];
+  if (core) core.hooks.worker.onBeforeRunAsync.clear();
+}, { once: true });
 import(absolute(CONFIG.pyscript)).catch((error) => {
   root.dataset.state = "error";
   root.textContent = "Inspector: PyScript did not load (" + error + ")";

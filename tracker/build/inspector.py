@@ -172,5 +172,6 @@ def add_inspector(output: Output, *, static_dir: Path, repo_root: Path, pyodide_
         raise RuntimeError(f"static/inspector/{_LOADER} must hold {_CONFIG_MARK} once (where the build writes "
                            "its config)")
     loader = loader.replace(_CONFIG_MARK, json.dumps(config, sort_keys=True))
-    output.add("inspector:loader.js", f"inspector/{_LOADER}", loader.encode("utf-8"), version)
+    # Not content-addressed: no precompressed variants (the build reuses a variant already in the output).
+    output.add("inspector:loader.js", f"inspector/{_LOADER}", loader.encode("utf-8"), version, compress=False)
     return config
