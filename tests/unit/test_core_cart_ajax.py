@@ -100,6 +100,25 @@ def test_drawer_changes_are_adds_and_removals_by_the_difference() -> None:
     assert names(cleared) == [("product_removed_from_cart", "101", "1", 1)] and j.cart.lines == {}
 
 
+def test_an_app_redrawing_its_context_before_the_answer_is_judged_does_not_hide_the_change() -> None:
+    """A headless app updates its page context with the new cart in place (same page view) and that `pd` fact is
+    recorded before the call's `ajax` fact: the answer is still compared with the cart before the call. A new
+    route's context (a `url` fact, or data while the route waits for it) does replace the cart."""
+    j = judge([SHIRT, TOTE])
+    after = {"items": [item("101", "1", 2, 4900)]}
+    assert j.apply({"s": 1, "t": 1500.0, "k": "pd", "pd": json.dumps({"page_type": "cart",
+                                                                       "cart": {"lines": [SHIRT]}})}) == []
+    removal = j.apply(ajax(2, "/cart/change.js", '{"line": 2, "quantity": 0}', 200, after))
+    assert names(removal) == [("product_removed_from_cart", "201", "2", 1)]
+    routed = {"page_type": "cart", "cart": {"lines": [SHIRT, TOTE]}}  # another tab added the tote back
+    j.apply({"s": 3, "t": 1600.0, "k": "url", "url": "https://shop.test/cart", "title": "Cart",
+             "pd": json.dumps(routed)})
+    assert set(j.cart.lines) == {"101", "201"}
+    j.apply({"s": 4, "t": 1700.0, "k": "url", "url": "https://shop.test/products/y", "title": "Y"})
+    j.apply({"s": 5, "t": 1710.0, "k": "pd", "pd": json.dumps({"page_type": "product", "cart": {"lines": []}})})
+    assert j.cart.lines == {} and j.cart.known  # the waiting route's data: taken
+
+
 def test_ids_are_stable_and_the_cart_survives_a_snapshot() -> None:
     """Judging the same facts again gives the same ids; a restored judge knows the cart the answers left."""
     facts = [ajax(1, "/cart/add.js", '{"id": 101, "quantity": 1}', 200, item("101", "1", 3, 4900))]

@@ -387,7 +387,7 @@ class PageJudge:
                                 "title": title if isinstance(title, str) else ""})
         page_json = fact.get("pd")
         if isinstance(page_json, str):
-            self._take_page_data(page_json)
+            self._take_page_data(page_json, route=True)
         out = self._new_pageview(stable_id(self.pageview_id, f"{seq}/pageview"), ts, wait=True)
         return out
 
@@ -397,15 +397,18 @@ class PageJudge:
         page_json = fact.get("pd")
         if page_json is not None and not isinstance(page_json, str):
             raise FactError("pd fact needs pd text")
-        self._take_page_data(page_json)
+        self._take_page_data(page_json, route=self.pending_since is not None)
         return [] if self.pending_since is None else self._release()
 
-    def _take_page_data(self, page_json: str | None) -> None:
+    def _take_page_data(self, page_json: str | None, *, route: bool) -> None:
+        """New page data. Its cart replaces the one the judge knows for a new route (a client-side navigation's data),
+        or when none was known; an update in place (an app redrawing its cart after an AJAX call) does not: it may
+        be recorded before the call's own answer, which must still be compared with the cart before it."""
         self.data, problem = PageData.parse(page_json)
         if problem:
             self.problems.append(problem)
         self.page = self._context()
-        if "cart" in self.data.raw:
+        if "cart" in self.data.raw and (route or not self.cart.known):
             self.cart = CartState.from_context(self.data.raw["cart"])
 
     def _new_pageview(self, pageview_id: str, ts: float, *, wait: bool = False) -> list[Emit]:
