@@ -168,6 +168,7 @@ export default (sensor) => {
         write(message.w);
         return sensor.toWorker({ t: "re", n: message.n });
       case "log": return console[message.l]("[glood-tracker] " + message.m);
+      case "dbg": if (inspector) inspector.then((module) => module && module.receive(message)); return;
       case "error": marks.gloodTracker = "error";
     }
   };
@@ -232,6 +233,19 @@ export default (sensor) => {
   for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"])) sensor.api[method] = () => ask(method);
   for (const [method, resolve] of sensor.asks.splice(0)) resolve(ask(method));
 
+  // The inspector (docs/inspector.md), only while `?glood_inspect=1` is on for the tab (`=0` ends it): its loader, next
+  // to this script's directory, is imported now (after load) and handed the worker's debug messages (`dbg`).
+  /** @type {Promise<{receive: (message: import("./protocol.js").Debug) => void} | null> | null} */
+  let inspector = null;
+  try {
+    const flag = /[?&]glood_inspect=([01])(&|$)/.exec(location.search);
+    if (flag) flag[1] === "1" ? sessionStorage.setItem("glood_inspect", "1") : sessionStorage.removeItem("glood_inspect");
+    if (sessionStorage.getItem("glood_inspect") === "1") {
+      inspector = import(new URL("../inspector/loader.js", import.meta.url).href)
+        .catch((e) => { error("the inspector did not load: " + e); return null });
+    }
+  } catch (e) {}
+
   /** @type {Record<string, unknown> | null} */
   let overrides = null;
   try { overrides = window.gloodTrackerConfig ? JSON.parse(JSON.stringify(window.gloodTrackerConfig)) : null } catch (e) { error("window.gloodTrackerConfig is not JSON: " + e) }
@@ -268,6 +282,7 @@ export default (sensor) => {
   worker.postMessage({
     t: "boot", rt: runtime, page: sensor.start, quiet: sensor.quiet, cfg: sensor.text("glood-tracker-config"),
     ov: overrides, prev: sensor.previous, store: snapshot(), dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig: signals,
+    insp: !!inspector,
   });
   sensor.attach(worker);
 };

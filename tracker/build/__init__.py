@@ -46,6 +46,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .embed import BLOCK_SCHEMA, embed_html, liquid_block
+from .inspector import add_inspector
+from .inspector import inputs as inspector_inputs
 from .lockfile import PACKAGE, add_wheel, dump
 from .minify import minify, terser_path
 from .shopify import BLOCK, EXTENSION_DIR, extension_files, translated_schema
@@ -101,6 +103,7 @@ class Sources:
         for name in (*RUNTIME_FILES, "python_stdlib.zip", "pyodide-lock.json", "package.json"):
             files += [pyodide / name, *(pyodide / (name + suffix) for _, suffix in VARIANTS)]
         files.append(terser_path(self.repo_root))
+        files += inspector_inputs(self.static_dir, self.repo_root)
         files += [self.license, *sorted(NOTICES.glob("*.txt"))]
         return files
 
@@ -384,8 +387,13 @@ def _build(out: Path, sources: Sources, options: Options) -> dict[str, Any]:
         logical = "glood-tracker.liquid" if path == BLOCK else f"shopify/{path}"
         output.add(logical, f"{EXTENSION_DIR}/{path}", data, version, compress=False)
 
+    # The inspector (docs/inspector.md): PyScript and its Python app, loaded only with ?glood_inspect=1.
+    inspector = add_inspector(output, static_dir=sources.static_dir, repo_root=sources.repo_root, pyodide_dir=pyodide,
+                              runtime_dir=runtime_dir, base=options.base, wheel_url=output.files["tracker.whl"]["url"],
+                              version=version)
+
     manifest: dict[str, Any] = {"version": version, "pyodide": pyodide_version, "package": PACKAGE,
-                                "base_url": options.base,
+                                "inspector": inspector, "base_url": options.base,
                                 "stdlib": stdlib_kind, "signature": stamp, "runtime": runtime,
                                 "files": output.files}
     _write(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))

@@ -172,6 +172,11 @@ def add_inspector(output: Output, *, static_dir: Path, repo_root: Path, pyodide_
         raise RuntimeError(f"static/inspector/{_LOADER} must hold {_CONFIG_MARK} once (where the build writes "
                            "its config)")
     loader = loader.replace(_CONFIG_MARK, json.dumps(config, sort_keys=True))
-    # Not content-addressed: no precompressed variants (the build reuses a variant already in the output).
+    # Not content-addressed: no precompressed variants (the build reuses a variant already in the output), and
+    # those of an earlier build are removed (a server would send them in its place).
+    out = getattr(output, "out", None)
+    if isinstance(out, Path):
+        for suffix in (".gz", ".zst", ".br"):
+            (out / "inspector" / (_LOADER + suffix)).unlink(missing_ok=True)
     output.add("inspector:loader.js", f"inspector/{_LOADER}", loader.encode("utf-8"), version, compress=False)
     return config
