@@ -108,9 +108,10 @@
   }
 
   // -- the cart drawer (as Dawn's: fetch, bundled section rendering) ----------------------
-  // On with `?cart_ui=drawer` (remembered in a cookie; `?cart_ui=classic` turns it off): add-to-cart forms are
-  // sent by fetch to /cart/add with FormData, the answer's rendered `cart-drawer` section opens in a drawer whose
-  // +/-/remove forms go by fetch to /cart/change.js. Without JavaScript, the same forms post and redirect.
+  // On by default in the classic store, as in a real theme: add-to-cart forms are sent by fetch to /cart/add with
+  // FormData, the answer's rendered `cart-drawer` section opens in a drawer whose +/-/remove forms go by fetch to
+  // /cart/change.js. `?cart_ui=classic` (remembered in a cookie; `?cart_ui=drawer` turns it back on) leaves the
+  // forms alone: they post and redirect, as they do without JavaScript. The headless app (#app) handles its own.
 
   const CART_SECTIONS = ["cart-drawer", "cart-icon-bubble"];
 
@@ -118,7 +119,7 @@
     const asked = new URLSearchParams(location.search).get("cart_ui");
     if (asked === "drawer" || asked === "classic") document.cookie = `cart_ui=${asked}; path=/; samesite=lax`;
     const match = document.cookie.match(/(?:^|; )cart_ui=(\w+)/);
-    return match ? match[1] : "classic";
+    return match ? match[1] : "drawer";
   }
 
   function drawer() {
@@ -259,7 +260,7 @@
   }
 
   function start() {
-    if (cartUI() === "drawer") cartDrawer();
+    if (cartUI() === "drawer" && !document.getElementById("app")) cartDrawer();
     setTimeout(fillSlots, LATE_SECTION_DELAY_MS);
     const collector = document.getElementById("collector");
     if (collector) collectorPage(collector);

@@ -138,6 +138,12 @@ class StorePage:
     def click_recommended_product(self, section_selector: str, index: int = 0) -> None:
         self.page.locator(f"{section_selector} .glood-product a").nth(index).click()
 
+    def use_cart_forms(self) -> StorePage:
+        """The store's cart forms post and redirect (the theme's cart drawer off: `cart_ui=classic`, a cookie), as
+        without JavaScript: for journeys that test a plain form post, judged by the page it lands on."""
+        self.page.context.add_cookies([{"name": "cart_ui", "value": "classic", "url": self.base_url}])
+        return self
+
     def add_recommended_to_cart(self, section_selector: str, index: int = 0) -> None:
         self.page.locator(f"{section_selector} [data-glood-add-to-cart]").nth(index).click()
 

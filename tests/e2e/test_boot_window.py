@@ -84,14 +84,14 @@ def test_a_click_before_python_is_ready_is_tracked(store: StorePage, collector: 
 
 def test_an_add_to_cart_before_python_is_ready_is_tracked(store: StorePage, collector: Collector) -> None:
     """Add to cart from a section in the boot window: the cart page delivers the section add and the cart add."""
-    store.page.goto(store.base_url + PRODUCT, wait_until="domcontentloaded")
+    store.use_cart_forms().page.goto(store.base_url + PRODUCT, wait_until="domcontentloaded")
     _not_started(store.page)
     with store.page.expect_navigation():
         store.add_recommended_to_cart("#section-similar", 0)
     store.wait_ready()
     collector.wait_for_names("glood", ["glood:section:add_to_cart", "product_added_to_cart", "cart_viewed"],
                              client_id=store.client_id)
-    collector.wait_for_names("genlook", ["section:add_to_cart", "product_page:cart_add"], client_id=store.client_id)
+    collector.wait_for_names("genlook", ["section:add_to_cart", "cart_page:cart_add"], client_id=store.client_id)
 
 
 @pytest.fixture

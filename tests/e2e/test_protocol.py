@@ -36,7 +36,7 @@ def test_every_message_of_a_session_is_as_the_protocol_defines_it(page: Page, st
     seen: list[tuple[str, Any]] = []
     page.expose_function("__gloodRecord", lambda direction, message: seen.append((direction, message)))
     page.add_init_script(RECORD)
-    store.open("/products/classic-oxford-shirt")
+    store.use_cart_forms().open("/products/classic-oxford-shirt")
     store.scroll_to("#section-similar")
     store.track("search_submitted", {"searchResult": {"query": "shirt"}})
     store.page.evaluate("gloodTracker.identify('cust-1', {tier: 'gold'})")
