@@ -3,11 +3,14 @@ collectors stored for the page; without it, not one byte of it is requested."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, Request
+
+from tracker.core.protocol import validate
 
 from .support import Collector, StorePage, poll
 
@@ -107,6 +110,10 @@ def test_with_the_flag_badges_and_timeline_match_the_collectors(store: StorePage
     status = store.status()
     ids = store.page.locator("#glood-inspector .gi-ids").first.text_content() or ""
     assert status["client_id"] in ids and status["pageview_id"] in ids
+    # Every debug message the page received is as tracker/core/protocol.py defines it.
+    messages = [json.loads(text) for text in store.page.evaluate("window.gloodInspector.log")]
+    assert [p for m in messages for p in validate(m, "to_page")] == []
+    assert {m["k"] for m in messages} >= {"boot", "fact", "event", "body", "outcome", "state"}
     # Clicking an event highlights its element.
     view_row = next(e["event_id"] for e in events if e["name"] == "glood:section:view")
     store.page.locator(f'#glood-inspector [data-event-id="{view_row}"]').click()
