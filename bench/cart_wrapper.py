@@ -52,7 +52,8 @@ def page_html(with_sensor: bool) -> bytes:
     sensor = (ROOT / "static" / "tracker" / "sensor.js").read_text()
     runtime = json.dumps({"relay": "/relay.js", "version": "bench", "rc": False, "gpc": False})
     tag = f"<script data-runtime='{runtime}'>{sensor}</script>" if with_sensor else ""
-    return f"<!doctype html><html><head><meta charset=utf-8>{tag}<title>bench</title></head><body></body></html>".encode()
+    html = f"<!doctype html><html><head><meta charset=utf-8>{tag}<title>bench</title></head><body></body></html>"
+    return html.encode()
 
 
 class Handler(BaseHTTPRequestHandler):
