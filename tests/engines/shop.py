@@ -14,7 +14,7 @@ from demo_store.live import Gate
 
 from .drivers import Engine, wait_until
 
-__all__ = ["Served", "Shop", "of_page", "tracks", "at_both", "ids"]
+__all__ = ["Served", "Shop", "of_page", "tracks", "at_both", "ids", "cart_moves"]
 
 #: How long each engine took to load a page and to get ready, and events to arrive (`-o log_cli=true` shows it).
 log = logging.getLogger("engines")
@@ -125,6 +125,28 @@ class Shop:
     def navigate_by_click(self, selector: str) -> None:
         """Click (a link, a form's button) and wait for the next document's load."""
         self.engine.navigate_by(lambda: self.engine.click(selector))
+
+    def empty_cart(self) -> None:
+        """Empty the visitor's cart from an untracked page of the store (the collector's), so that a cart journey
+        starts from nothing whatever the session's earlier tests added."""
+        self.engine.goto(self.base_url + "/_collector")
+        assert self.engine.evaluate("() => fetch('/cart/clear.js', {method: 'POST'}).then(r => r.status)") == 200
+
+    def drawer_count(self, expected: str) -> None:
+        """Wait until the cart drawer shows `expected` (its first line's count, or "empty")."""
+        wait_until(lambda: self.engine.evaluate("""() => {
+            const drawer = document.getElementById('cart-drawer');
+            if (!drawer || drawer.hidden) return null;
+            const count = drawer.querySelector('.drawer-count');
+            return count ? count.textContent : drawer.textContent.includes('Your cart is empty') ? 'empty' : null;
+        }""") == expected, 60, f"{self.engine.name}: the cart drawer shows {expected}")
+
+
+def cart_moves(events: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """The Glood cart events, sorted: (name, variant id, quantity)."""
+    return sorted((e["name"], str(e["event"]["data"]["cartLine"]["merchandise"]["id"]),
+                   e["event"]["data"]["cartLine"]["quantity"]) for e in events
+                  if e["name"] in ("product_added_to_cart", "product_removed_from_cart"))
 
 
 def of_page(events: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:

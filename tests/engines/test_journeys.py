@@ -1,5 +1,6 @@
 """The core journeys in Firefox ESR and WebKitGTK (Chromium: tests/e2e): ready, page events, a section view, a
-click and an add to cart from a section, and a page left before the tracker was ready. Every event of the visitor
+click, cart changes (the drawer's fetch calls, a theme's fetch and XMLHttpRequest, a plain form post), and a page
+left before the tracker was ready. Every event of the visitor
 arrives at both collectors (Glood and Genlook, the same event ids) and is stored once (`deliveries == 1`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from e2e.support import Collector
 from demo_store.live import Gate
 
 from .drivers import wait_until
-from .shop import PRODUCT, Shop, assert_delivered_once, at_both, ids, of_page, tracks
+from .shop import PRODUCT, Shop, assert_delivered_once, at_both, cart_moves, ids, of_page, tracks
 
 NEXT_PAGE = "/collections/all"
 
@@ -103,19 +104,84 @@ def test_a_click_on_a_recommended_product(shop: Shop, collector: Collector) -> N
     _settle(shop, collector, client_id)
 
 
-def test_an_add_to_cart_from_a_section(shop: Shop, collector: Collector) -> None:
-    """A section's add-to-cart button (a form post to /cart/add): glood:section:add_to_cart and
-    product_added_to_cart, delivered across the navigation to the cart."""
+def test_an_add_to_cart_from_a_section_then_a_change_and_a_removal_in_the_drawer(shop: Shop,
+                                                                                 collector: Collector) -> None:
+    """The theme's cart drawer: a section's add-to-cart button (the submit intercepted, the form sent by fetch),
+    then the drawer's + and remove (fetch to /cart/change.js, JSON): glood:section:add_to_cart once, and
+    product_added_to_cart 1, product_added_to_cart 1, product_removed_from_cart 2, on the product page."""
+    shop.empty_cart()
+    shop.open(PRODUCT + "?cart_ui=drawer")
+    url = shop.engine.url
+    dom = shop.section("section-similar")
+    client_id = shop.client_id
+    variant = shop.engine.evaluate("""() => document.querySelector('#section-similar .glood-product')
+        .dataset.gloodVariantId""")
+    shop.engine.click("#section-similar [data-glood-add-to-cart]")
+    shop.drawer_count("1")
+    shop.engine.click("#cart-drawer [data-drawer-plus]")
+    shop.drawer_count("2")
+    shop.engine.click("#cart-drawer [data-drawer-remove]")
+    shop.drawer_count("empty")
+    assert shop.engine.url == url
+
+    def added(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in of_page(events, url) if e["name"] in
+                ("glood:section:add_to_cart", "product_added_to_cart", "product_removed_from_cart")]
+
+    chosen = at_both(collector, client_id, added, lambda chosen: len(chosen) >= 4, what="the cart changes")
+    assert cart_moves(chosen) == [("product_added_to_cart", variant, 1), ("product_added_to_cart", variant, 1),
+                                  ("product_removed_from_cart", variant, 2)], cart_moves(chosen)
+    (atc,) = tracks(chosen, "glood:section:add_to_cart")
+    assert atc["section"] == dom["section"]
+    assert [p["productId"] for p in atc["products"]] == [dom["products"][0]]
+    _settle(shop, collector, client_id)
+
+
+def test_fetch_and_xhr_adds_to_the_ajax_cart_api(shop: Shop, collector: Collector) -> None:
+    """A theme's own calls: fetch with FormData to /cart/add.js (2), XMLHttpRequest urlencoded to /fr/cart/add.js
+    (1): product_added_to_cart for each, with its quantity, once."""
+    shop.empty_cart()
     shop.open(PRODUCT)
     url = shop.engine.url
+    client_id = shop.client_id
+    variants = shop.engine.evaluate("""() => [...document.querySelectorAll('.add-form [name=id] option')]
+        .map(option => option.value)""")
+    statuses = shop.engine.evaluate("""async (variants) => {
+        const body = new FormData(); body.append('id', variants[0]); body.append('quantity', '2');
+        const first = await fetch('/cart/add.js', {method: 'POST', body});
+        await first.json();
+        const second = await new Promise(resolve => {
+            const xhr = new XMLHttpRequest();
+            xhr.open('POST', '/fr/cart/add.js');
+            xhr.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
+            xhr.onloadend = () => resolve(xhr.status);
+            xhr.send('id=' + variants[1] + '&quantity=1');
+        });
+        return [first.status, second];
+    }""", variants)
+    assert statuses == [200, 200]
+    chosen = at_both(collector, client_id, lambda ev: [e for e in of_page(ev, url) if e["name"] ==
+                                                       "product_added_to_cart"],
+                     lambda chosen: len(chosen) >= 2, what="the adds")
+    assert cart_moves(chosen) == sorted([("product_added_to_cart", variants[0], 2),
+                                         ("product_added_to_cart", variants[1], 1)]), cart_moves(chosen)
+    _settle(shop, collector, client_id)
+
+
+def test_a_plain_form_post_is_judged_by_the_page_it_lands_on(shop: Shop, collector: Collector) -> None:
+    """The drawer off (`cart_ui=classic`): a section's add-to-cart form posts and lands on the cart, which records
+    it: glood:section:add_to_cart and product_added_to_cart there, once each."""
+    shop.empty_cart()
+    shop.open(PRODUCT + "?cart_ui=classic")
     dom = shop.section("section-similar")
     client_id = shop.client_id
     shop.navigate_by_click("#section-similar [data-glood-add-to-cart]")
     assert "/cart" in shop.engine.url
     shop.wait_ready()
+    landed = shop.engine.url
 
     def added(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [e for e in of_page(events, url)
+        return [e for e in of_page(events, landed)
                 if e["name"] in ("glood:section:add_to_cart", "product_added_to_cart")]
 
     chosen = at_both(collector, client_id, added, lambda chosen: len({e["name"] for e in chosen}) == 2,
