@@ -66,6 +66,8 @@ OUR_COLLECTORS = ("/api/storefront/v3/headless/events", "/apps/proxy_genlook-x/p
 CLICK_TARGETS = (".glood-section a.card-link", ".product-grid a.card-link")
 FIRST_EVENT_TIMEOUT_S = {"desktop": 30.0, "cpu4x": 60.0}
 SETTLE_S = {"desktop": 2.0, "cpu4x": 4.0}
+#: How long a cold visit of ours may stay for the worker's memory snapshot to be made (it starts 1.5 s after ready).
+SNAPSHOT_TIMEOUT_S = 90.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIN_NODE = (18, 20)
 
@@ -373,7 +375,11 @@ class Runner:
                     first = at if first is None else min(first, at)
         return first
 
-    def visit(self, context: BrowserContext, marker: str, variant: str, path: str, throttle: str) -> dict[str, Any]:
+    def visit(self, context: BrowserContext, marker: str, variant: str, path: str, throttle: str,
+              stay_for_snapshot: bool = False) -> dict[str, Any]:
+        """One visit. `stay_for_snapshot` (ours, cold): the shopper stays until the worker has made its memory
+        snapshot (a few seconds after ready), so the return visit is a real return visit; the making's CPU is
+        this visit's."""
         page = context.pages[0] if context.pages else context.new_page()
         token = f"v{uuid.uuid4().hex[:12]}"
         url = self.url(variant, path, token)
@@ -391,6 +397,7 @@ class Runner:
         context.on("requestfinished", on_finished)
         page.on("pageerror", lambda error: errors.append(str(error)[:200]))
         cdp: CDPSession = context.new_cdp_session(page)
+        snapshot = None  # ours: how the worker's snapshot was made (status().boot.made), when the visit stayed for it
         try:
             cdp.send("Performance.enable")
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLES[throttle]})
@@ -416,6 +423,13 @@ class Runner:
                     page.wait_for_function("(window.__peers.events || []).some((e) => e.name === 'click')",
                                            timeout=10_000)
             time.sleep(SETTLE_S[throttle])
+            if stay_for_snapshot:
+                deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
+                while time.monotonic() < deadline and snapshot in (None, "consent"):
+                    with contextlib.suppress(Exception):
+                        snapshot = page.evaluate("window.gloodTracker.status().then((s) => s && s.boot && s.boot.made)")
+                    if snapshot in (None, "consent"):
+                        time.sleep(0.25)
             metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
             data = page.evaluate(COLLECT_JS)
             cpu1 = proc_snapshot(marker)
@@ -431,7 +445,7 @@ class Runner:
         out: dict[str, Any] = {"variant": variant, "path": path, "throttle": throttle, "url": url,
                                "first_event_s": None if first_event is None else round(first_event - origin, 3),
                                "offsite": away, "page_errors": errors, "requests": len(urls),
-                               "clicked": target, "clicks_seen": data["clicks"]}
+                               "clicked": target, "clicks_seen": data["clicks"], "snapshot_made": snapshot}
         out.update(proc_cpu_delta(cpu0, cpu1))
         out["script_ms"] = metrics.get("ScriptDuration", 0.0) * 1000
         out["task_ms"] = metrics.get("TaskDuration", 0.0) * 1000
@@ -565,7 +579,8 @@ def run_peers(chromium: str, init_script: str, *, runs: int = 1, lighthouse_runs
                             for variant in VARIANTS[shift:] + VARIANTS[:shift]:
                                 with runner.profile() as (marker, session):
                                     for visit in VISITS:
-                                        item = runner.visit(session(), marker, variant, path, throttle)
+                                        item = runner.visit(session(), marker, variant, path, throttle,
+                                                            stay_for_snapshot=variant == "ours" and visit == "cold")
                                         item.update(page=page, visit=visit, run=run + 1)
                                         raw.append(item)
                                         log(f"  peers {run + 1}/{runs} {page:10s} {throttle:7s} {variant:9s} "
