@@ -210,8 +210,14 @@
     /** @type {import("./protocol.js").Record} */
     const record = {v: 1, seen: Date.now(), boot: sensor.start, st: sensor.hold ? sensor.hold.st : null, f: facts, x: 0,
       sent: handover.sent, dup: handover.dup + handover.more, quiet: sensor.quiet};
-    while (JSON.stringify(record).length > 65536 && record.f.length) { record.f = record.f.slice(0, -1); record.x = facts.length - record.f.length }
-    storage.setItem(RECORD, JSON.stringify(record));
+    // Over 64 KiB: the latest facts are cut in proportion (a few passes, never one JSON text per fact).
+    let text = JSON.stringify(record);
+    while (text.length > 65536 && record.f.length) {
+      record.f = record.f.slice(0, Math.min(record.f.length - 1, record.f.length * 6e4 / text.length | 0));
+      record.x = facts.length - record.f.length;
+      text = JSON.stringify(record);
+    }
+    storage.setItem(RECORD, text);
     // Written: its facts (up to `left`; not those cut to fit, counted in `x`) and the stored backlog belong to it.
     const last = record.f[record.f.length - 1];
     sensor.kept = true; sensor.left = last ? last.s : sensor.hold?.upto || 0; leftAt = record.seen;

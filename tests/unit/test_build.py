@@ -249,9 +249,9 @@ def test_the_sensor_is_minified_or_the_build_fails(tmp_path: Path) -> None:
 
 
 #: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. The target
-#: is 3 KB. The embed is 3,430 B since relay.js carries the runtime's URLs and answers the API's questions; the
-#: rest of this budget is for observing Shopify's AJAX cart from the first moment. It guards against growth.
-EMBED_GZIP_BUDGET = 3700
+#: is 3 KB, not met: 3,430 B once relay.js carried the runtime's URLs and answered the API's questions, 3,721 B with
+#: Shopify's AJAX cart observed from the first moment and the record's linear trim. It guards against growth.
+EMBED_GZIP_BUDGET = 3750
 
 
 def test_the_inline_embed_stays_within_its_gzip_budget() -> None:
