@@ -400,7 +400,7 @@ def test_the_pages_own_events_go_at_ready_not_with_the_first_timer():
         for hold in first.of("hold"):
             store.update((key, value) for key, value in hold["w"] if value is not None)
         assert VISIT_KEY in store
-        later = Harness(store=store, page="page-3", prev="page-2")
+        later = Harness(store=store, page="page-3")  # a new browser session: no previous page of this tab
         later.tracker.start()
         await settle()
         assert later.requests == []  # the visit was known: no init

@@ -227,6 +227,10 @@ class WorkerTracker:
             self._track_all(self.judge.start())
         self._arm_flush_timer()
         self.visit.ensure()
+        # The page's own events (its view first) go at once when the visit is known, not with the first timer:
+        # they waited for Python already (a return visit's first event came 2 s after ready).
+        if self.pipeline.consent is Consent.GRANTED and self.pipeline.pending():
+            self.flush("ready")
         self._spawn(self.adoption.run())
         self.seams.post({"t": "ready", "v": LIB_VERSION})
         self.debug(f"ready (v{LIB_VERSION}, page {self.judge.page.page_type}, pageview {self.judge.pageview_id})")
