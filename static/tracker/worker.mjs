@@ -28,7 +28,7 @@ const boot = {
   /** @type {Record<string, number>} */
   ms: {},
   /** @type {string | null} */
-  made: null, // stored | refused | failed | busy | consent (waiting for it) | null (not tried on this page)
+  made: null, // stored | refused | failed | consent (waiting for it) | null (not tried on this page)
   /** @type {Record<string, number | string>} */
   make: {},
   ready_at: 0,
@@ -182,9 +182,10 @@ async function requestSnapshot(abs) {
     boot.made = "refused";
     return;
   }
-  const work = async (lock) => {
-    if (!lock) {
-      boot.made = "busy";
+  const work = async () => {
+    // Waited for the lock: another tab (or this browser's other page) may have made it meanwhile.
+    if (await caches.open(CACHE).then((cache) => cache.match(key)).catch(() => undefined)) {
+      boot.made = "stored";
       return;
     }
     const maker = new Worker(self.location.href, { type: "module", name: "glood-tracker-snapshot" });
@@ -203,8 +204,9 @@ async function requestSnapshot(abs) {
     });
     maker.terminate();
   };
-  if (navigator.locks) await navigator.locks.request(MAKE_LOCK, { ifAvailable: true }, work);
-  else await work(true);
+  // One maker at a time: a page that finds another making it waits, then finds it stored (or makes it).
+  if (navigator.locks) await navigator.locks.request(MAKE_LOCK, work);
+  else await work();
 }
 
 /** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */

@@ -230,14 +230,15 @@ _FILL = """
   const slot = {dataset: JSON.parse(dataset), innerHTML: ''};
   const requests = [];
   const sandbox = {
-    console, crypto: globalThis.crypto, location: {href: 'http://127.0.0.1:8000/products/classic-oxford-shirt'},
+    console, crypto: globalThis.crypto, URLSearchParams,
+    location: {href: 'http://127.0.0.1:8000/products/classic-oxford-shirt', search: ''},
     setTimeout: (fn) => fn(), setInterval() {},
     fetch: async (url, options) => {
       requests.push({url, method: options.method, headers: options.headers, body: options.body});
       return {ok: true, status: 200, json: async () => JSON.parse(answer)};
     },
     document: {
-      readyState: 'complete', documentElement: {lang: 'en'}, addEventListener() {},
+      readyState: 'complete', documentElement: {lang: 'en'}, addEventListener() {}, cookie: '',
       querySelectorAll: (selector) => selector === '[data-section-slot]' ? [slot] : [],
       getElementById: (id) => id === 'glood-tracker-config' && config ? {textContent: config} : null,
     },
