@@ -20,6 +20,8 @@ const CACHE = "glood-tracker-snapshot";
 // first), and the lock that keeps two tabs from making one at the same time.
 const MAKE_AFTER_MS = 1500;
 const MAKE_LOCK = "glood_tracker:snapshot";
+// How long a page waits for another's maker before it takes the lock over (a maker takes 3–10 s here).
+const MAKE_WAIT_MS = 30000;
 const OFF_KEY = "glood_tracker:snapshot";
 
 /** What status().boot reports: how Python started and, once tried, how the snapshot was made. */
@@ -83,7 +85,10 @@ self.onmessage = async (event) => {
       else {
         made = true;
         boot.made = null;
-        setTimeout(() => requestSnapshot(abs), MAKE_AFTER_MS);
+        setTimeout(() => requestSnapshot(abs).catch((error) => {
+          boot.made = "failed";
+          boot.make.error = String(error);
+        }), MAKE_AFTER_MS);
       }
     };
     const py = start_(early.shift(), post, hook, () => JSON.stringify(boot));
@@ -204,9 +209,15 @@ async function requestSnapshot(abs) {
     });
     maker.terminate();
   };
-  // One maker at a time: a page that finds another making it waits, then finds it stored (or makes it).
-  if (navigator.locks) await navigator.locks.request(MAKE_LOCK, work);
-  else await work();
+  // One maker at a time: a page that finds another making it waits, then finds it stored (or makes it). A lock
+  // held past MAKE_WAIT_MS is taken over: a page in the back/forward cache keeps its frozen worker's lock.
+  if (!navigator.locks) return work();
+  try {
+    await navigator.locks.request(MAKE_LOCK, { signal: AbortSignal.timeout(MAKE_WAIT_MS) }, work);
+  } catch (error) {
+    if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
+    await navigator.locks.request(MAKE_LOCK, { steal: true }, work);
+  }
 }
 
 /** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */
