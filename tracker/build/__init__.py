@@ -310,7 +310,10 @@ def _add_notices(output: _Output, sources: Sources, pyodide_version: str, versio
               "Licensed under the Mozilla Public License 2.0: LICENSE. Source: https://github.com/pyodide/pyodide\n\n"
               "The CPython interpreter compiled into pyodide.asm.wasm and the Python standard library\n"
               "(python_stdlib.<hash>.zip, trimmed and with docstrings removed by the tracker's build) are licensed\n"
-              "under the Python Software Foundation License: LICENSE.Python.\n")
+              "under the Python Software Foundation License: LICENSE.Python.\n\n"
+              "With the inspector (dist/inspector/, loaded only with ?glood_inspect=1) the runtime directory also\n"
+              "holds Pyodide's full python_stdlib.zip (PSF: LICENSE.Python) and the micropip (MPL-2.0) and\n"
+              "packaging (Apache-2.0 or BSD-2-Clause) wheels, each with its license in its .dist-info.\n")
     output.add("pyodide/NOTICE", "pyodide/NOTICE", notice.encode("utf-8"), pyodide_version, compress=False)
 
 
