@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from demo_store.app import Settings
 from demo_store.security import content_security_policy
 from demo_store.settings import REPO_ROOT
 
-from .server import BenchApp
+from .server import BenchApp, store_page
 
 __all__ = ["PEERS", "Peer", "PeersApp", "snippet", "PROJECT_DIR"]
 
@@ -215,22 +215,7 @@ class PeersApp(BenchApp):
         await _answer(send, 200, body, ctype, headers)
 
     async def _page(self, scope: Scope, receive: Receive, send: Send, name: str, path: str) -> None:
-        inner = dict(scope)
-        inner["path"] = path
-        inner["raw_path"] = path.encode()
-        inner["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.store(inner, receive, capture)
-        body = b"".join(chunks)
+        start, body = await store_page(self.store, scope, receive, path)
         headers = [(k, v) for k, v in start.get("headers", [])
                    if k.lower() not in (b"content-length", b"content-security-policy")]
         if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):

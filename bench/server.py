@@ -19,6 +19,7 @@ a main-thread Pyodide cannot start under the store's CSP, which has no 'unsafe-e
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -30,6 +31,27 @@ __all__ = ["LiveServer", "BenchApp", "VARIANTS", "start_store"]
 
 VARIANTS = ("none", "first")
 _STYLESHEET = '<link rel="stylesheet"'
+
+
+async def store_page(store: Any, scope: Scope, receive: Receive, path: str) -> tuple[Message, bytes]:
+    """The store's answer for `path` (as the request `scope` asks it, but uncompressed, so that its body can be
+    rewritten): its `http.response.start` message and its whole body."""
+    inner = dict(scope)
+    inner["path"] = path
+    inner["raw_path"] = path.encode()
+    inner["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await store(inner, receive, capture)
+    return start, b"".join(chunks)
 
 
 class BenchApp:
@@ -61,23 +83,7 @@ class BenchApp:
         if variant not in VARIANTS:
             await _plain(send, 404, b"unknown bench variant")
             return
-        inner = dict(scope)
-        inner["path"] = "/" + (rest[0] if rest else "")
-        inner["raw_path"] = inner["path"].encode()
-        # Ask for an uncompressed page so the embed can be swapped in the body.
-        inner["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.store(inner, receive, capture)
-        body = b"".join(chunks)
+        start, body = await store_page(self.store, scope, receive, "/" + (rest[0] if rest else ""))
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
             page, embed = body.decode("utf-8"), self.embed
