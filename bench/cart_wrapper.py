@@ -32,7 +32,7 @@ from playwright.sync_api import CDPSession, Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 LINE = json.dumps({"id": 1, "variant_id": 1, "product_id": 1, "quantity": 1, "price": 4900}).encode()
 RELAY = (b"export default (sensor) => { window.__facts = () => sensor.facts.filter(f => f.k == 'ajax').length;"
-         b" window.__judged = () => sensor.judged(Infinity) };")
+         b" window.__judged = () => sensor.facts.splice(0) };")  # (what a hold that judged every fact does)
 RUN = """async ([mode, calls]) => {
   const one = mode == 'xhr' ? () => new Promise(resolve => {
       const xhr = new XMLHttpRequest(); xhr.open('POST', '/cart/add.js'); xhr.onloadend = resolve; xhr.send('id=1');

@@ -277,7 +277,7 @@ BURST_FN = """(n, chunk) => {
 }"""
 BURST_READY_JS = f"""async ({{n, chunk}}) => {{
   const r = ({BURST_FN})(n, chunk);
-  // The sensor posts the new facts to the worker in a microtask queued by the first call: done after this.
+  // relay.js posts the new facts to the worker in a microtask queued by the first call: done after this.
   await null;
   r.posted = performance.now() - r.t0;
   return r;
@@ -437,12 +437,12 @@ class NetLog:
 
 
 def _tracker_script(script: dict[str, Any], page_url: str) -> bool:
-    """A long-animation-frame script entry of the tracker: a file under /static/tracker/, an inline script of the
-    page or its callbacks (the sensor is the store's only executable inline script; the control page has none),
-    or the tracker worker's message handler (it runs inside the benchmark's wrapper, so it is known by its
-    invoker, `Worker.onmessage`)."""
+    """A long-animation-frame script entry of the tracker: a file under /dist/tracker/ (the build, what the store
+    serves) or /static/tracker/ (the sources), an inline script of the page or its callbacks (the sensor is the
+    store's only executable inline script; the control page has none), or the tracker worker's message handler (it
+    runs inside the benchmark's wrapper, so it is known by its invoker, `Worker.onmessage`)."""
     url = script.get("url") or ""
-    if urllib.parse.urlsplit(url).path.startswith("/static/tracker/"):
+    if urllib.parse.urlsplit(url).path.startswith(("/dist/tracker/", "/static/tracker/")):
         return True
     if url and url.split("#")[0] == page_url.split("#")[0]:
         return True

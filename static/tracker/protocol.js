@@ -126,7 +126,7 @@
  * @typedef {{t: "dbg", k: "boot"|"fact"|"event"|"dropped"|"refused"|"waiting"|"body"|"outcome"|"hidden"|"consent"|"state", at: number, pv: string, v: Object<string, any>}} Debug
  */
 /**
- * @typedef {{v: 1, seen: number, boot: PageStart, st: (Object<string, any>|null), f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|AjaxFact|PostFact|CallFact|ShowFact|UrlFact|PageDataFact)>, x: number, sent?: Array<string>, dup?: number, quiet?: number}} Record
+ * @typedef {{v: 1, seen: number, boot: PageStart, st?: (Object<string, any>|null), f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|AjaxFact|PostFact|CallFact|ShowFact|UrlFact|PageDataFact)>, x: number, sent?: Array<string>, dup?: number, quiet?: number}} Record
  */
 
 /** @typedef {AjaxFact | CallFact | CartFact | ClickFact | GoneFact | IoFact | PageDataFact | PostFact | SecFact | ShowFact | UrlFact | VisFact} Fact */

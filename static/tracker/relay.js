@@ -53,9 +53,24 @@ export default (sensor) => {
     } catch (e) {}
     return copy;
   };
+  // The worker, started at the end (below; until then, and if it cannot start, the sensor works without this
+  // module). Facts go to it once each and in order; the ones a hold says are judged leave the sensor's list.
+  /** @param {import("./protocol.js").ToWorker} message */
+  const toWorker = (message) => worker.postMessage(message);
+  let posted = 0, queued = false;
+  const post = () => {
+    queued = false;
+    const fresh = sensor.facts.filter((item) => item.s > posted);
+    if (fresh.length) {
+      posted = fresh[fresh.length - 1].s;
+      toWorker({ t: "facts", f: fresh });
+    }
+  };
+  /** @param {number} upto */
+  const judged = (upto) => { sensor.facts.splice(0, sensor.facts.filter((item) => item.s <= upto).length) }; // (in order)
   /** @param {[string, string | null][]} writes */
   const write = (writes) => (writes || []).forEach(([key, value]) => {
-    try { value == null ? localStorage.removeItem(key) : localStorage.setItem(key, value) } catch (e) { sensor.toWorker({ t: "fail", k: key }) }
+    try { value == null ? localStorage.removeItem(key) : localStorage.setItem(key, value) } catch (e) { toWorker({ t: "fail", k: key }) }
   });
 
   // The ledger: "<destination> <event id>" of every body handed to the browser (a beacon, or a keepalive fetch: both
@@ -80,8 +95,10 @@ export default (sensor) => {
   /** @type {string | undefined} the consent the "warm" mark was last written for */
   let warm;
 
-  // Leaving: the hold's bodies not in the ledger go now; the record keeps the ledger for the next page.
-  sensor.onLeave = (now) => {
+  // Leaving: the hold's bodies not in the ledger go now, and the worker hears which; the record keeps the ledger for
+  // the next page. When every body went, the stored backlog they carried goes too.
+  /** @param {boolean} now @returns {import("./types").Handover} */
+  const handover = (now) => {
     /** @type {[string, string[]][]} */
     const out = [];
     if (now) {
@@ -93,16 +110,19 @@ export default (sensor) => {
         if (body.f) dup += body.i.length; // in flight by the worker's own fetch, its answer unseen: perhaps twice
       }
     }
-    return { all, sent: [...ledger], dup, more: sensor.hold ? sensor.hold.fb : 0, out };
+    if (all) try { localStorage.removeItem(PREFIX + "outbox:" + sensor.start.page) } catch (e) {}
+    if (now) toWorker({ t: "hide", sent: out, dup });
+    return { all, sent: [...ledger], dup: dup + (sensor.hold ? sensor.hold.fb : 0) };
   };
   /** @type {SendRequest[]} */
   const paused = [];
-  sensor.onRestore = (taken) => {
+  /** @param {boolean} taken */
+  const restore = (taken) => {
     dup = 0;
     const held = paused.splice(0);
     if (!held.length) return;
     // Taken: the events went with the record (the worker drops them on "taken", posted first); else send them now.
-    if (taken) sensor.toWorker({ t: "ans", a: held.map((body) => [body.n, NOT_SENT, null]) });
+    if (taken) toWorker({ t: "ans", a: held.map((body) => [body.n, NOT_SENT, null]) });
     else answer(held);
   };
 
@@ -120,7 +140,7 @@ export default (sensor) => {
       // A keepalive fetch is answered later; one that fails leaves the ledger, so the worker's retry can go.
       const answered = body.h ? (/** @type {number | null} */ status, /** @type {string | null} */ retryAfter) => {
         if (!(status && status >= 200 && status < 300)) mark(body, false);
-        sensor.toWorker({ t: "ans", a: [[body.n, status, retryAfter]] });
+        toWorker({ t: "ans", a: [[body.n, status, retryAfter]] });
       } : undefined;
       let ok = false;
       try { ok = send(body, answered) } catch (e) { error("sending to " + body.u + " failed: " + e) }
@@ -128,8 +148,8 @@ export default (sensor) => {
       // BEACON_REFUSED: the keepalive quota is full; the worker fetches it. A fetch is answered when it is over.
       if (!body.h || !ok) answers.push([body.n, ok ? BEACON_ACCEPTED : body.h ? null : BEACON_REFUSED, null]);
     }
-    if (answers.length) sensor.toWorker({ t: "ans", a: answers });
-    if (sent && sensor.kept) sensor.keep(); // hidden with a record kept: its ledger follows what was sent since
+    if (answers.length) toWorker({ t: "ans", a: answers });
+    if (sent && sensor.kept) sensor.keep(handover(false)); // hidden with a record kept: its ledger follows what was sent since
   };
 
   /** @param {import("./protocol.js").ToPage} message */
@@ -148,7 +168,7 @@ export default (sensor) => {
             else localStorage.removeItem(PREFIX + "warm");
           } catch (e) {}
         }
-        sensor.judged(message.upto);
+        judged(message.upto);
         // What the worker has settled is out of its queue and its stored backlog (this hold's writes), and its facts
         // are judged: it can no longer be sent again, so the ledger forgets it (a long session's set stays small).
         for (const item of message.ack) ledger.delete(item);
@@ -163,20 +183,34 @@ export default (sensor) => {
         if (waits[message.n]) waits[message.n](message.v);
         delete waits[message.n];
         return;
-      case "snap": return sensor.toWorker({ t: "re", n: message.n, v: snapshot() });
+      case "snap": return toWorker({ t: "re", n: message.n, v: snapshot() });
       case "store":
         write(message.w);
-        return sensor.toWorker({ t: "re", n: message.n });
+        return toWorker({ t: "re", n: message.n });
       case "log": return console[message.l]("[glood-tracker] " + message.m);
       case "dbg": if (inspector) inspector.then((module) => module && module.receive(message)); return;
       case "error": marks.gloodTracker = "error";
     }
   };
+  /**
+   * Shopify's Customer Privacy API's answer; undefined on a page without Shopify, "pending" while the API is not
+   * loaded (below) or fails.
+   * @returns {"granted" | "denied" | "pending" | undefined}
+   */
+  const shopifyConsent = () => {
+    const privacy = window.Shopify && window.Shopify.customerPrivacy;
+    if (privacy) try {
+      if (privacy.analyticsProcessingAllowed()) return "granted";
+      const visitor = privacy.currentVisitorConsent();
+      return visitor && visitor.analytics === "no" ? "denied" : "pending";
+    } catch (e) { return "pending" }
+    if (window.Shopify) return "pending";
+  };
   // Shopify's consent banner answers later: a fact like the visitor's setConsent().
   /** @param {Event} event */
   const consent = (event) => {
     const detail = /** @type {CustomEvent} */ (event).detail, allowed = detail && detail.analyticsAllowed;
-    const state = allowed != null ? (allowed ? "granted" : "denied") : sensor.consent();
+    const state = allowed != null ? (allowed ? "granted" : "denied") : shopifyConsent();
     if (state && state !== "pending") sensor.fact("call", { m: "consent", a: JSON.stringify([state === "granted"]) });
   };
   // Single-page navigation: every History/Navigation API change of URL is a fact (one now, for changes made before
@@ -206,8 +240,8 @@ export default (sensor) => {
   const ask = (method) => sensor.stopped ? Promise.resolve(method === "flush" || method === "pending" ? 0 : null)
     : new Promise((resolve) => {
       waits[++asked] = resolve;
-      sensor.post(); // the facts made before the question go first
-      sensor.toWorker({ t: "ask", n: asked, m: method });
+      post(); // the facts made before the question go first
+      toWorker({ t: "ask", n: asked, m: method });
     }).then((value) => { const then = after[method]; return then ? then(value) : value });
   /** @type {{status?: (value: any) => any, stop?: (value: any) => any, flush?: undefined, pending?: undefined}} */
   const after = {
@@ -230,8 +264,6 @@ export default (sensor) => {
       return value;
     },
   };
-  for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"])) sensor.api[method] = () => ask(method);
-  for (const [method, resolve] of sensor.asks.splice(0)) resolve(ask(method));
 
   // The inspector (docs/inspector.md), only while `?glood_inspect=1` is on for the tab (`=0` ends it): its loader, next
   // to this script's directory, is imported now (after load) and handed the worker's debug messages (`dbg`).
@@ -263,7 +295,7 @@ export default (sensor) => {
   const privacy = () => shopify && shopify.customerPrivacy;
   if (shopify && !privacy() && shopify.loadFeatures) {
     shopify.loadFeatures([{ name: "consent-tracking-api", version: "0.1" }], (failure) => {
-      const state = failure ? null : sensor.consent();
+      const state = failure ? null : shopifyConsent();
       if (failure) error("Shopify's consent API did not load (" + failure + "); consent stays as the config says");
       if (state && state !== "pending") sensor.fact("call", { m: "consent", a: JSON.stringify([state === "granted"]) });
       else if (failure && !sensor.runtime.rc) sensor.fact("call", { m: "consent", a: "[true]" });
@@ -276,7 +308,7 @@ export default (sensor) => {
     sale = allowed && allowed.saleOfDataAllowed ? !!allowed.saleOfDataAllowed() : null;
   } catch (e) {}
   const signals = {
-    shopify: privacy() ? sensor.consent() || null : null, loading: !!shopify && !privacy(),
+    shopify: privacy() ? shopifyConsent() || null : null, loading: !!shopify && !privacy(),
     gpc: navigator.globalPrivacyControl === true, sale, webdriver: navigator.webdriver === true, ua: navigator.userAgent,
   };
   worker.postMessage({
@@ -284,5 +316,15 @@ export default (sensor) => {
     ov: overrides, prev: sensor.previous, store: snapshot(), dbg: /[?&]glood_debug=1(&|$)/.test(location.search), sig: signals,
     insp: !!inspector,
   });
-  sensor.attach(worker);
+  // The sensor goes through this module from now on. Its facts follow the boot, then each task's new ones in one
+  // message; then the questions asked so far.
+  sensor.toWorker = toWorker;
+  sensor.onLeave = handover;
+  sensor.onRestore = restore;
+  post();
+  sensor.onFact = () => { if (!queued) { queued = true; queueMicrotask(post) } };
+  for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"])) sensor.api[method] = () => ask(method);
+  sensor.api.onReady = (callback) => ready ? queueMicrotask(callback)
+    : document.addEventListener("glood:tracker:ready", () => callback(), { once: true });
+  for (const [method, resolve] of sensor.asks.splice(0)) resolve(ask(method));
 };

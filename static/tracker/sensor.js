@@ -1,20 +1,24 @@
 /* Glood tracker sensor (main thread, inline in <head>, minified by the build): records DOM facts from the first
    moment and, when the page is left, keeps what the next page needs. It judges nothing: Python in the worker does.
-   After the page has loaded it imports relay.js, which starts the worker and does the sending; the two share the
-   `Sensor` interface (types.d.ts). Messages and facts: tracker/core/protocol.py, docs/design.md §6. */
+   After the page has loaded it imports relay.js, which starts the worker, posts it the facts and does the sending;
+   the two share the `Sensor` interface (types.d.ts). Whatever only matters once relay.js runs lives there: every
+   byte here is in every page (docs/decisions.md, "What the inline sensor holds"). Messages and facts:
+   tracker/core/protocol.py, docs/design.md §6. */
 // @ts-check
 (() => {
   const PREFIX = "glood_tracker:";
   const script = /** @type {HTMLScriptElement} */ (document.currentScript);
   /** @type {import("./protocol.js").Runtime} */
   const runtime = JSON.parse(script.dataset.runtime || "{}");
-  const now = () => performance.timeOrigin + performance.now();
+  const origin = performance.timeOrigin, now = () => origin + performance.now();
   // (randomUUID exists only in secure contexts: a store tried on a LAN address over http gets the fallback, the
   // random version 4 UUID every engine ends a blob URL with; the empty Blob stays registered until the page goes.)
   const uuid = () => crypto.randomUUID ? crypto.randomUUID() : URL.createObjectURL(new Blob).slice(-36);
+  /** `use()`, or undefined when it throws. @template T @param {() => T} use @returns {T | undefined} */
+  const attempt = use => { try { return use() } catch (error) {} };
   /** localStorage (sessionStorage when `session`), or undefined where storage throws.
    * @template T @param {(storage: Storage) => T} use @param {1} [session] @returns {T | undefined} */
-  const withStorage = (use, session) => { try { return use(session ? sessionStorage : localStorage) } catch (error) { return undefined } };
+  const withStorage = (use, session) => attempt(() => use(session ? sessionStorage : localStorage));
   /** @param {string} id */
   const textOf = id => { const element = document.getElementById(id); return element ? element.textContent : null };
   const pageId = uuid(), pageviewId = uuid();
@@ -26,34 +30,20 @@
     runtime, api,
     // The page's start-up facts, captured now (time origin, visibility, page context at its start), never when it
     // is left: the next page judges the page from them if this page's worker never did.
-    start: {page: pageId, pv: pageviewId, t0: performance.timeOrigin + (navigation?.activationStart || 0),
+    start: {page: pageId, pv: pageviewId, t0: origin + (navigation?.activationStart || 0),
       url: location.href, ref: document.referrer, title: document.title, vw: innerWidth, vh: innerHeight,
       ua: navigator.userAgent, vis: document.visibilityState == "visible", pd: textOf("glood-page")},
-    previous: null, quiet: 0, left: 0, kept: false, gone: false, stopped: false, rejected: 0,
-    facts: [], sections: new Map(), asks: [], listeners: [], observers: [],
+    previous: null, quiet: 0, left: 0, rejected: 0, facts: [], sections: new Map(), asks: [], listeners: [], observers: [],
     text: textOf,
+    // (Numbered in order from 1; relay.js posts them to the worker.)
     fact: (kind, fields, time) => {
       facts.push(/** @type {import("./protocol.js").Fact} */ ({s: ++seq, t: time || now(), k: kind, ...fields}));
-      if (worker && !factsQueued) { factsQueued = true; queueMicrotask(postFacts) }
+      sensor.onFact?.();
     },
-    toWorker: message => worker ? worker.postMessage(message) : early.push(message),
-    attach: started => { worker = started; postFacts(); early.splice(0).forEach(message => started.postMessage(message)) },
-    post: () => postFacts(),
-    consent: () => shopifyConsent(),
-    keep: () => keep(sensor.onLeave?.(false) || NOTHING_SENT),
-    judged: upto => { facts.splice(0, facts.filter(item => item.s <= upto).length) }, // (facts are in order)
+    keep: handover => keep(handover),
   };
   const facts = sensor.facts, sections = sensor.sections, fact = sensor.fact;
-  /** @type {Worker | undefined} */
-  let worker;
-  /** @type {import("./protocol.js").ToWorker[]} */
-  const early = [];
-  let seq = 0, posted = 0, factsQueued = false, leftAt = 0;
-  const postFacts = () => {
-    factsQueued = false;
-    const fresh = facts.filter(item => item.s > posted);
-    if (worker && fresh.length) { posted = seq; worker.postMessage({t: "facts", f: fresh}) }
-  };
+  let seq = 0, leftAt = 0;
   // This tab's previous page; its cart form post, if it left with one (this page is the answer).
   const POST = PREFIX + "post";
   withStorage(storage => {
@@ -74,7 +64,7 @@
   const visibility = new IntersectionObserver(entries => document.prerendering || entries.forEach(entry => {
     const key = keys.get(entry.target);
     key && fact("io", {i: key, r: [area(entry.intersectionRect), area(entry.boundingClientRect), area(entry.rootBounds)]},
-      performance.timeOrigin + entry.time);
+      origin + entry.time);
   }), {threshold: [...Array(11).keys()].map(tenth => tenth / 10)}); // 0, 0.1, ..., 1
   /** @param {Element | null} element @returns {Record<string, string>} its `data-glood*` attributes (none without it) */
   const attrsOf = element => {
@@ -178,38 +168,29 @@
     sent.set(this, [body, cause]);
     return send0.call(this, body);
   };
-  // Consent for what is stored before the worker says: Shopify's Customer Privacy API, else require_consent +
-  // setConsent(). (A Shopify page whose Customer Privacy API is not loaded yet is pending: relay.js loads it.)
-  /** @returns {"granted" | "denied" | "pending" | undefined} */
-  const shopifyConsent = () => {
-    const privacy = window.Shopify?.customerPrivacy;
-    if (privacy) try {
-      return privacy.analyticsProcessingAllowed() ? "granted" : privacy.currentVisitorConsent()?.analytics == "no" ? "denied" : "pending";
-    } catch (error) { return "pending" }
-    if (window.Shopify) return "pending";
-  };
+  // May the page store what the next page needs (a record, a form post)? The worker's word (its last hold), else the
+  // page's: never under Global Privacy Control when the build honours it; on a Shopify page, its Customer Privacy
+  // API's (pending, so no, until loaded: relay.js loads it); elsewhere setConsent(), else the require_consent setting.
   /** @type {boolean | undefined} */
   let given;
   const allowed = () => sensor.hold ? sensor.hold.c == "granted" : !(navigator.globalPrivacyControl && runtime.gpc)
-    && (shopifyConsent() || (given != null ? (given ? "granted" : "denied")
-      : (window.gloodTrackerConfig?.require_consent ?? runtime.rc) ? "pending" : "granted")) == "granted";
+    && (window.Shopify ? !!attempt(() => window.Shopify?.customerPrivacy?.analyticsProcessingAllowed())
+      : given ?? !(window.gloodTrackerConfig?.require_consent ?? runtime.rc));
 
-  // Leaving (hidden, or pagehide): relay.js sends the bodies of the worker's last hold, then one record keeps what
-  // the next page needs (docs/design.md §6, "The handover rule").
+  // Leaving (hidden, or pagehide): relay.js sends the bodies of the worker's last hold (and tells the worker), then
+  // one record keeps what the next page needs (docs/design.md §6, "The handover rule").
   const RECORD = PREFIX + "facts:" + pageId;
-  /** @type {import("./types").Handover} */
-  const NOTHING_SENT = {all: false, sent: [], dup: 0, more: 0, out: []};
-  /** @param {import("./types").Handover} handover */
+  /** @param {import("./types").Handover} [handover] what relay.js sent (none before it runs) */
   const keep = handover => withStorage(storage => {
-    // The stored backlog is what the hold's bodies carried: gone with them when every one went.
-    handover.all && storage.removeItem(PREFIX + "outbox:" + pageId);
-    if (sensor.hold && !facts.length && handover.all) { // nothing left to hand over
+    // Every body of the hold went (relay.js removed the stored backlog they carried) and no fact waits: nothing left
+    // to hand over.
+    if (handover?.all && !facts.length) {
       sensor.kept = false; sensor.left = 0;
       return storage.removeItem(RECORD);
     }
     /** @type {import("./protocol.js").Record} */
-    const record = {v: 1, seen: Date.now(), boot: sensor.start, st: sensor.hold ? sensor.hold.st : null, f: facts, x: 0,
-      sent: handover.sent, dup: handover.dup + handover.more, quiet: sensor.quiet};
+    const record = {v: 1, seen: Date.now(), boot: sensor.start, st: sensor.hold?.st, f: facts, x: 0,
+      sent: handover?.sent, dup: handover?.dup, quiet: sensor.quiet};
     // Over 64 KiB: the latest facts are cut in proportion (a few passes, never one JSON text per fact).
     let text = JSON.stringify(record);
     while (text.length > 65536 && record.f.length) {
@@ -227,21 +208,20 @@
     if (document.prerendering || sensor.stopped || sensor.gone) return;
     scan(document);
     if (!allowed()) return;
-    const handover = sensor.onLeave?.(true) || NOTHING_SENT;
-    keep(handover);
-    sensor.toWorker({t: "hide", sent: handover.out, dup: handover.dup});
+    keep(sensor.onLeave?.(true));
   };
   // Visible again (never left, `taken` false): the record goes; the worker judges everything live. Or restored from
   // the back/forward cache: the record this page left is still there (taken back), or another page took it, and
-  // with it the facts up to `left` and every event made until it was written: the worker drops those.
+  // with it the facts up to `left` and every event made until it was written: the worker drops those (told so when
+  // it runs; a worker booted later drops the facts by its boot's `quiet` and has made no event before).
   /** @param {boolean} taken */
   const back = taken => {
     withStorage(storage => storage.removeItem(RECORD));
-    if (taken) { sensor.quiet = sensor.left; sensor.toWorker({t: "taken", upto: sensor.left, at: leftAt}) }
+    if (taken) { sensor.quiet = sensor.left; sensor.toWorker?.({t: "taken", upto: sensor.left, at: leftAt}) }
     sensor.kept = false; sensor.left = 0; sensor.gone = false;
     sensor.onRestore?.(taken);
   };
-  const restored = () => back(sensor.kept && withStorage(storage => storage.getItem(RECORD)) === null);
+  const restored = () => back(!!sensor.kept && withStorage(storage => storage.getItem(RECORD)) === null);
   /** @param {() => void} [granted] */
   const lock = granted => navigator.locks ? navigator.locks.request(PREFIX + "tab:" + pageId, () => {
     granted?.();
@@ -275,51 +255,45 @@
     }]];
   sensor.observers = [visibility, changes];
 
-  // The public API: calls are facts like any other (ids made here, at once). Questions (flush, pending, status,
-  // stop) are relay.js's to answer with the worker: until it runs they wait in `asks`.
-  // Data as JSON text, or the reason it is not JSON (cycles, functions, BigInt, throwing getters). Text, so that
-  // however deep it is, posting it to the worker cannot overflow the stack; the worker judges depth.
-  /** @param {unknown} value @returns {string | Error} */
-  const plain = value => {
-    try {
-      return JSON.stringify(value, (key, item) => { if (typeof item == "function") throw TypeError(key + " is a function"); return item });
-    } catch (error) { return /** @type {Error} */ (error) }
-  };
+  // The public API: each call is a `call` fact made at once (its id too), its arguments as JSON text taken now (text,
+  // so that however deep the data is, posting it to the worker cannot overflow the stack; the worker judges it).
+  // Refused here, with a console error and counted: track() without a name, and arguments that are not JSON
+  // (cycles, functions, BigInt, throwing getters). Questions (flush, pending, status, stop) are relay.js's to
+  // answer with the worker: until it runs they wait in `asks`.
   /** @param {string} why */
   const refuse = why => { sensor.rejected++; console.error("[glood-tracker] " + why) };
-  /** @param {number} time @param {unknown} name @param {unknown} [data] @param {unknown} [custom] */
-  const track = (time, name, data, custom) => {
-    const args = plain([name, data ?? null, custom ?? null]);
-    if (sensor.stopped) return null;
-    if (typeof name != "string" || args instanceof Error) {
-      refuse("track(" + String(name).slice(0, 80) + ") rejected: " + (args instanceof Error ? args : "no name"));
-      return null;
-    }
-    if (given === false || sensor.hold?.c == "denied") return null; // consent denied: nothing is made
-    const id = uuid();
-    fact("call", {m: "track", a: args, e: id}, time);
-    return id;
+  /** @param {string} method @param {unknown[]} args @returns {string | undefined} */
+  const json = (method, args) => {
+    try {
+      if (method == "track" && typeof args[0] != "string") throw "no name";
+      return JSON.stringify(args, (key, item) => { if (typeof item == "function") throw TypeError(key + " is a function"); return item });
+    } catch (error) { refuse(method + "(" + String(args[0]).slice(0, 80) + ") rejected: " + error) }
   };
-  /** @param {"consent" | "identify" | "reset"} method @param {unknown[]} args */
-  const call = (method, args) => {
-    const text = plain(args);
-    text instanceof Error ? refuse(method + "() rejected: " + text) : fact("call", {m: method, a: text});
+  /** @param {"track" | "consent" | "identify" | "reset"} method @param {unknown[]} args @param {number} [time]
+   * @returns {string | null} the call's id; null when refused, stopped, or for track() once consent is denied */
+  const call = (method, args, time) => {
+    const text = json(method, args), id = uuid();
+    return text && !sensor.stopped && !(method == "track" && (given === false || sensor.hold?.c == "denied"))
+      ? (fact("call", {m: method, a: text, e: id}, time), id) : null;
   };
-  api.track = (name, data, custom) => track(0, name, data, custom);
-  api.setConsent = granted => call("consent", [given = !!granted]);
-  api.identify = (id, traits) => call("identify", [id, traits ?? null]);
-  api.reset = () => call("reset", []);
-  api.onReady = callback => api.ready ? queueMicrotask(callback) : document.addEventListener("glood:tracker:ready", () => callback(), {once: true});
-  api.page = data => { const text = plain(data); text instanceof Error ? refuse("page() rejected: " + text) : fact("pd", {pd: text}) };
+  // (The arguments as given: the worker reads missing ones as null.)
+  api.track = (...args) => call("track", args);
+  api.setConsent = granted => { call("consent", [given = !!granted]) };
+  api.identify = (...args) => { call("identify", args) };
+  api.reset = () => { call("reset", []) };
+  // page(data): a `pd` fact like a new #glood-page (its text is the data's JSON: the argument list's, unwrapped).
+  api.page = data => { const text = json("page", [data]); text && fact("pd", {pd: text.slice(1, -1)}) };
+  // (Not ready before relay.js runs, which replaces onReady.)
+  api.onReady = callback => document.addEventListener("glood:tracker:ready", () => callback(), {once: true});
   for (const method of /** @type {const} */ (["flush", "pending", "status", "stop"]))
     api[method] = () => new Promise(resolve => sensor.asks.push([method, resolve]));
   api.ready = false;
   api.version = runtime.version;
   delete api.q;
-  // An older stub's queue: each well-formed entry replayed with its time, each bad one refused on its own.
-  stub == null || (Array.isArray(stub) ? stub : (refuse("gloodTracker.q: not an array, ignored"), [])).forEach((entry, index) =>
-    Array.isArray(entry) ? track(Number(entry[0]) || 0, entry[1], entry[2], entry[3])
-      : refuse("gloodTracker.q: entry " + index + " refused"));
+  // An older stub's queue ([time, name, data, customData] entries): replayed as track() calls at their own times,
+  // each bad entry refused on its own (a queue that is not an array is one bad entry).
+  stub == null || /** @type {unknown[]} */ ([]).concat(stub).forEach((entry, index) => Array.isArray(entry)
+    ? call("track", entry.slice(1), +entry[0] || 0) : refuse("gloodTracker.q: entry " + index + " is not an array, refused"));
 
   sensor.listeners.forEach(([target, type, listener]) => target.addEventListener(type, listener, true));
   lock();

@@ -5,16 +5,14 @@ import type { EmbedRuntime, Fact, Hold, PageStart, ToWorker } from "./protocol.j
 
 /** What relay.js learns from the ledger when the page is left (or asks again while it is hidden). */
 export interface Handover {
-  /** The hold carried every stored event and every one of its bodies went: the stored backlog can go. */
+  /** The hold carried every stored event and every one of its bodies went: the stored backlog went (relay.js). */
   all: boolean;
   /** The ledger: "<destination> <event id>" of what this page handed to the browser, not acknowledged yet. */
   sent: string[];
-  /** Events sent again while the worker's own fetch of them was unanswered (the one allowed double send). */
+  /** Events that may arrive twice (the record's `dup`): those sent again while the worker's own fetch of them was
+   * unanswered (the one allowed double send), and those in flight by the worker's fetch that the stored backlog
+   * sends again (the hold's `fb`). */
   dup: number;
-  /** Events in flight by the worker's fetch that the stored backlog sends again (the hold's `fb`). */
-  more: number;
-  /** What was sent now: [destination, event ids]. */
-  out: [string, string[]][];
 }
 
 /** The sensor as relay.js sees it: one object, created inline before anything else of the tracker runs. */
@@ -29,10 +27,11 @@ export interface Sensor {
   /** The last fact in the record this page left (0: none). */
   left: number;
   /** A record this page left is in storage (written when hidden or left; removed when visible again). */
-  kept: boolean;
+  kept?: boolean;
   /** Past pagehide: nothing more is sent until a restore says whether the record was taken. */
-  gone: boolean;
-  stopped: boolean;
+  gone?: boolean;
+  /** stop() was called (relay.js). */
+  stopped?: boolean;
   /** Calls refused on the page (counted in status().stats.rejected). */
   rejected: number;
   /** Facts not yet judged by the worker (in order; `judged` drops the ones a hold reflects). */
@@ -51,20 +50,16 @@ export interface Sensor {
   api: GloodTracker;
 
   text(id: string): string | null;
+  /** Record a fact (numbered in order from 1; `time`: when it happened, else now). */
   fact(kind: Fact["k"], fields: object, time?: number): void;
-  toWorker(message: ToWorker): void;
-  /** Post the facts not posted yet (before a message that must follow them). */
-  post(): void;
-  /** The worker is up: facts and early messages go to it. */
-  attach(worker: Worker): void;
-  /** Shopify's Customer Privacy answer, or undefined without Shopify. */
-  consent(): "granted" | "denied" | "pending" | undefined;
-  /** Write the record again (a hidden page sent more: its ledger follows). */
-  keep(): void;
-  /** Facts up to `upto` are judged (a hold): dropped. */
-  judged(upto: number): void;
+  /** Write the record (again: a hidden page sent more, so its ledger follows). */
+  keep(handover?: Handover): void;
 
   // Set by relay.js.
+  /** To the worker (before relay.js runs there is none: what the sensor would tell it, its boot says). */
+  toWorker?: (message: ToWorker) => void;
+  /** A fact was recorded (relay.js posts the new ones to the worker). */
+  onFact?: () => void;
   /** The ledger: "<destination> <event id>" handed to the browser and not acknowledged (the benchmark reads it). */
   ledger?: Set<string>;
   /** Send the hold's bodies not in the ledger (`send`), and say what the record must keep. */

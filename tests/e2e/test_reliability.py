@@ -200,7 +200,8 @@ def test_beacon_events_waiting_for_a_visit_survive_a_reload(store: StorePage, co
 def test_a_garbage_stub_queue_is_refused_entry_by_entry(store: StorePage, collector: Collector,
                                                         console_errors: list[str]) -> None:
     """An older stub's `gloodTracker.q` with bad entries: each is refused on its own (console, `rejected`), the
-    good entry is tracked with its time, and the tracker gets ready; a queue that is not an array is refused."""
+    good entry is tracked with its time, and the tracker gets ready; a queue that is not an array is refused (as
+    one bad entry)."""
     store.page.add_init_script("""
         window.gloodTracker = {q: [null, 'garbage',
                                    [Date.now() - 5000, 'search_submitted', {searchResult: {query: 'q'}}], {}]};
@@ -208,11 +209,11 @@ def test_a_garbage_stub_queue_is_refused_entry_by_entry(store: StorePage, collec
     store.open("/")
     status = store.status()
     assert status["stats"]["rejected"] == 3
-    assert sum("gloodTracker.q: entry" in m for m in console_errors) == 3, console_errors
+    assert sum("is not an array, refused" in m for m in console_errors) == 3, console_errors
     events = collector.wait_for("glood", lambda ev: any(e["name"] == "search_submitted" for e in ev),
                                 client_id=status["client_id"])
     assert all(e["deliveries"] == 1 for e in events)
     store.page.add_init_script("window.gloodTracker = {q: 'garbage'}")
     store.open("/collections/all")
     assert store.status()["stats"]["rejected"] == 1
-    assert any("gloodTracker.q: not an array" in m for m in console_errors), console_errors
+    assert any("gloodTracker.q: entry 0 is not an array" in m for m in console_errors), console_errors

@@ -1,6 +1,7 @@
-"""The sensor alone in Chromium: a tiny page per test on a fake secure origin (Playwright routes), the sensor's
-source inlined first, and a stub relay standing in for relay.js (it exposes the `Sensor` object and records what
-would go to the worker)."""
+"""The sensor in Chromium: a tiny page per test on a fake secure origin (Playwright routes), the sensor's source
+inlined first, and a stub relay standing in for relay.js (it exposes the `Sensor` object and records what would go to
+the worker); or the real relay.js with a fake worker (REAL_RELAY) that records the messages it gets and posts the
+page what a test tells it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import html
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +26,28 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 
 # Stub relay snippets: the module's default export runs them with `sensor` in scope, after it set
 # window.__sensor = sensor, window.__posted = [] and window.__restores = [].
-#: A fake worker: every message the sensor posts, copied as it was when posted.
-ATTACH = "sensor.attach({postMessage: m => window.__posted.push(JSON.parse(JSON.stringify(m)))});"
+#: relay.js's toWorker: every message the sensor posts, copied as it was when posted.
+ATTACH = "sensor.toWorker = m => window.__posted.push(JSON.parse(JSON.stringify(m)));"
 #: relay.js's onRestore hook, recorded with how many messages were posted before it was called.
 RESTORES = "sensor.onRestore = taken => window.__restores.push({taken, posted: window.__posted.length});"
 #: What relay.js does on the sensor's side (less the worker): the default stub.
 RELAY = ATTACH + RESTORES
+#: relay.js's onLeave, recorded in window.__leaves (its argument: true when leaving) and handing over nothing.
+LEAVES = "window.__leaves = []; sensor.onLeave = send => { window.__leaves.push(send) };"
 #: A stub relay that only exposes the sensor: no worker attached, no hooks (everything stays as the page made it).
 EXPOSE = ""
 #: No relay module at all: its import never resolves (the time before the relay, for as long as the test lasts).
 NO_RELAY = None
+#: The real relay.js (static/tracker/relay.js, the build's runtime written in) and FAKE_WORKER as its worker.
+REAL_RELAY = "real"
+RELAY_JS = ROOT / "static" / "tracker" / "relay.js"
+#: The fake worker: each message it gets goes to the page's BroadcastChannel "to-worker" log (window.__posted,
+#: in order, as the worker got it); what the page says on "to-page" it posts to relay.js.
+FAKE_WORKER = """
+const log = new BroadcastChannel("to-worker"), say = new BroadcastChannel("to-page");
+self.onmessage = event => log.postMessage(event.data);
+say.onmessage = event => self.postMessage(event.data);
+"""
 
 
 def hold(**fields: Any) -> dict[str, Any]:
@@ -44,7 +58,7 @@ def hold(**fields: Any) -> dict[str, Any]:
 
 def handover(**fields: Any) -> dict[str, Any]:
     """What relay.js's onLeave returns (types.d.ts `Handover`)."""
-    return {"all": True, "sent": [], "dup": 0, "more": 0, "out": [], **fields}
+    return {"all": True, "sent": [], "dup": 0, **fields}
 
 
 def with_hold(hold_message: dict[str, Any], leave: dict[str, Any]) -> str:
@@ -84,6 +98,8 @@ class SensorLab:
         self.page_errors: list[str] = []
         self._opened = 0
         self._pending: list[Route] = []
+        #: POST requests served (path, body), in order: a beacon, a keepalive fetch.
+        self.received: list[tuple[str, str]] = []
         page.set_default_timeout(10_000)
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
@@ -102,6 +118,8 @@ class SensorLab:
             route.fulfill(status=404, body="not found")
             return
         content_type, body = self.files[path]
+        if route.request.method == "POST":
+            self.received.append((path, route.request.post_data or ""))
         route.fulfill(status=200, body=body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
     def serve(self, path: str, body: str, content_type: str = "text/html; charset=utf-8") -> str:
@@ -118,14 +136,24 @@ class SensorLab:
         """A test page: `before` (scripts run before the sensor), the sensor inlined with its data-runtime, a
         <title>, then `body`. `relay` is the stub relay's snippet, or NO_RELAY (its import never resolves)."""
         self._opened += 1
+        worker_url = ORIGIN + "/never/worker.mjs"
         if relay is None:
             relay_url = f"{ORIGIN}/never/relay-{self._opened}.js"
+        elif relay == REAL_RELAY:
+            from tracker.build import with_build_runtime
+            worker_url = self.serve("/fake-worker.mjs", FAKE_WORKER, "text/javascript")
+            relay_url = self.serve(f"/relay-{self._opened}.js", with_build_runtime(RELAY_JS.read_text(), {
+                "worker": worker_url, "pyodide": "", "index": "", "lock": "", "stdlib": "", "wheel": ""}),
+                "text/javascript")
+            # The page collects what the fake worker got; the relay's sensor is window.__sensor (set below).
+            before = ("<script>window.__posted = []; new BroadcastChannel('to-worker').onmessage = "
+                      "event => window.__posted.push(event.data);</script>") + before
         else:
             relay_url = self.serve(
                 f"/relay-{self._opened}.js",
                 "export default (sensor) => { window.__sensor = sensor; window.__posted = []; "
                 f"window.__restores = [];\n{relay}\n}};\n", "text/javascript")
-        config = {"relay": relay_url, "worker": ORIGIN + "/never/worker.mjs", "pyodide": "", "index": "", "lock": "",
+        config = {"relay": relay_url, "worker": worker_url, "pyodide": "", "index": "", "lock": "",
                   "stdlib": "", "wheel": "", "version": "0.0.0-sensor-test", "rc": False, "gpc": False,
                   **(runtime or {})}
         source = SENSOR_JS.read_text()
@@ -141,9 +169,23 @@ class SensorLab:
         """Open a test page (until its load event); with a stub relay, wait until the sensor handed itself to it."""
         self.serve(path, self.build(body, before=before, relay=relay, runtime=runtime))
         self.page.goto(ORIGIN + path + query)
-        if relay is not None:
+        if relay == REAL_RELAY:
+            # The relay's sensor: the one object the inline script made (the API's questions show it is running).
+            self.page.wait_for_function("() => window.__posted.some(message => message.t == 'boot')")
+        elif relay is not None:
             self.page.wait_for_function("() => window.__sensor !== undefined")
         return self
+
+    def wait_received(self, count: int, timeout_s: float = 10.0) -> list[tuple[str, str]]:
+        """Wait until `count` POST requests were served (the route handler runs while Playwright is called)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < count and time.monotonic() < deadline:
+            self.page.evaluate("() => new Promise(resolve => setTimeout(resolve, 20))")
+        return list(self.received)
+
+    def to_page(self, message: dict[str, Any]) -> None:
+        """The fake worker posts `message` to relay.js (REAL_RELAY)."""
+        self.page.evaluate("(message) => new BroadcastChannel('to-page').postMessage(message)", message)
 
     # What the sensor holds (with a stub relay).
     def sensor(self, field: str) -> Any:
@@ -159,7 +201,7 @@ class SensorLab:
         return self.facts()
 
     def posted(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Messages the sensor posted to the stub relay's fake worker."""
+        """Messages the sensor posted to the stub relay's toWorker, or the fake worker got from the real relay."""
         posted: list[dict[str, Any]] = self.page.evaluate("() => window.__posted")
         return [m for m in posted if kind is None or m["t"] == kind]
 
@@ -209,10 +251,10 @@ class SensorLab:
                            persisted)
 
     def judge_all_and_leave(self) -> int:
-        """The worker's hold judged every fact (judged), then pagehide, in one task (an IntersectionObserver fact
-        cannot come between); how many facts were left at pagehide."""
+        """The worker's hold judged every fact (relay.js drops them from sensor.facts), then pagehide, in one task (an
+        IntersectionObserver fact cannot come between); how many facts were left at pagehide."""
         left: int = self.page.evaluate("""() => {
-            window.__sensor.judged(window.__sensor.facts.at(-1).s);
+            window.__sensor.facts.splice(0);
             const left = window.__sensor.facts.length;
             window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}));
             return left;

@@ -3,7 +3,7 @@ there (taken back) or another page took it ("taken", docs/design.md §6); either
 
 from __future__ import annotations
 
-from .lab import ATTACH, PREFIX, RELAY, RESTORES, UUID, SensorLab, handover, hold, section, with_hold
+from .lab import PREFIX, RELAY, RESTORES, UUID, SensorLab, handover, hold, section, with_hold
 
 
 def test_restored_with_its_record_still_there(lab: SensorLab) -> None:
@@ -41,20 +41,18 @@ def test_restored_after_another_page_took_the_record(lab: SensorLab) -> None:
     assert again is not None and again["quiet"] == upto
 
 
-def test_taken_waits_in_the_early_queue_without_a_worker(lab: SensorLab) -> None:
-    """No worker attached yet: `taken` goes to the sensor's early queue (toWorker), and to the worker when it is
-    attached, after the facts."""
+def test_taken_before_the_relay_is_carried_by_quiet(lab: SensorLab) -> None:
+    """No relay yet (no worker, no toWorker): restored after another page took the record, nothing is posted and
+    nothing fails; `quiet` = the record's last fact, which the worker's boot carries when it starts."""
     lab.open(relay=RESTORES)
     lab.page.evaluate("gloodTracker.track('before')")
     lab.pagehide()
     record = lab.remove_record()
     lab.pageshow()
     assert [r["taken"] for r in lab.wait_restores()] == [True]
-    assert lab.page.evaluate(f"() => {{ const sensor = window.__sensor; {ATTACH} }}") is None
-    posted = lab.posted()
-    assert [m["t"] for m in posted] == ["facts", "hide", "taken"]
-    assert posted[2] == {"t": "taken", "upto": record["f"][-1]["s"], "at": record["seen"]}
-    assert [f["k"] for f in posted[0]["f"]][-1] == "show"
+    assert lab.posted() == []
+    assert lab.sensor("quiet") == record["f"][-1]["s"]
+    assert [f["k"] for f in lab.facts()][-1] == "show"
 
 
 def test_a_pageshow_not_persisted_is_no_restore(lab: SensorLab) -> None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from .lab import RECORD_PREFIX, SensorLab, section
+from .lab import LEAVES, RECORD_PREFIX, RELAY, SensorLab, section
 
 
 def test_visible_again_removes_the_record(lab: SensorLab) -> None:
-    """Hidden: a record is written and `hide` posted; visible again (never left): the record is removed,
-    onRestore(false) is called, `left` is 0 again; both changes are `vis` facts."""
-    lab.open(section("s1", "serve-1", [("p1", "v1")]))
+    """Hidden: relay.js's onLeave(true) is asked and a record is written; visible again (never left): the record is
+    removed, onRestore(false) is called, `left` is 0 again; both changes are `vis` facts."""
+    lab.open(section("s1", "serve-1", [("p1", "v1")]), relay=RELAY + LEAVES)
     lab.hide()
     record = lab.record()
     assert record is not None
     assert lab.sensor("left") == record["f"][-1]["s"]
-    assert lab.posted("hide") == [{"t": "hide", "sent": [], "dup": 0}]
+    assert lab.page.evaluate("window.__leaves") == [True]
     lab.show()
     assert lab.record() is None
     assert lab.sensor("left") == 0
@@ -36,15 +36,15 @@ def test_hidden_again_writes_the_record_again(lab: SensorLab) -> None:
 
 def test_gone_after_pagehide_nothing_more_is_written(lab: SensorLab) -> None:
     """After pagehide the record is the next page's: when it took it, a later visibilitychange to hidden writes
-    nothing (and posts no `hide`), and one to visible neither removes a record nor calls onRestore."""
-    lab.open(section("s1", "serve-1", [("p1", "v1")]))
+    nothing (and asks relay.js's onLeave nothing), and one to visible neither removes a record nor calls onRestore."""
+    lab.open(section("s1", "serve-1", [("p1", "v1")]), relay=RELAY + LEAVES)
     lab.pagehide()
     assert lab.sensor("gone") is True
     lab.remove_record()  # the next page took it
     lab.page.evaluate("gloodTracker.track('after_pagehide')")
     lab.hide()
     assert lab.records() == {}
-    assert len(lab.posted("hide")) == 1
+    assert lab.page.evaluate("window.__leaves") == [True]
     # Not taken (say the next page has not started yet): the record stays when the page is visible again.
     lab.pagehide()  # (the first pagehide's record is gone; this one writes nothing either)
     assert lab.records() == {}

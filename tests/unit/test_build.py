@@ -248,10 +248,12 @@ def test_the_sensor_is_minified_or_the_build_fails(tmp_path: Path) -> None:
     assert len(minified) < len(source) / 2 and "const sensor" not in minified
 
 
-#: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. The target
-#: is 3 KB, not met: 3,430 B once relay.js carried the runtime's URLs and answered the API's questions, 3,721 B with
-#: Shopify's AJAX cart observed from the first moment and the record's linear trim. It guards against growth.
-EMBED_GZIP_BUDGET = 3750
+#: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. 3,721 B with
+#: Shopify's AJAX cart observed from the first moment; 3,343 B once what only matters after relay.js runs moved there
+#: (posting facts to the worker, the `hide` message, the stored backlog's removal, Shopify's three consent states,
+#: the ready check) and the API became one recorder. The 3 KB aimed at would take first-moment behaviour out
+#: (docs/decisions.md, "What the inline sensor holds"). It guards against growth.
+EMBED_GZIP_BUDGET = 3375
 
 
 def test_the_inline_embed_stays_within_its_gzip_budget() -> None:

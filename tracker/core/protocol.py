@@ -341,7 +341,7 @@ class Record(TypedDict):
     v: Literal[1]
     seen: float
     boot: PageStart
-    st: dict[str, Json] | None
+    st: NotRequired[dict[str, Json] | None]
     f: list[Fact]
     x: int
     sent: NotRequired[list[str]]
