@@ -1,6 +1,6 @@
 """The public API before the relay: calls are facts made at once (ids too; the arguments as given, as JSON text),
-bad input is refused on the page, and an older stub's queue is replayed entry by entry. The calls run in the page's own scripts, while it parses; the
-stub relay here only exposes the sensor afterwards (no worker attached)."""
+bad input is refused on the page, and an older stub's queue is replayed entry by entry. The calls run in the page's
+own scripts, while it parses; the stub relay here only exposes the sensor afterwards (no worker attached)."""
 
 from __future__ import annotations
 

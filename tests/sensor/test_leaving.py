@@ -12,7 +12,6 @@ import pytest
 from .lab import (
     NO_RELAY,
     ORIGIN,
-    PREFIX,
     RECORD_PREFIX,
     RELAY,
     UUID,
@@ -167,7 +166,8 @@ def test_keep_writes_the_record_again_with_the_ledger(lab: SensorLab) -> None:
     first = lab.record()
     assert first is not None and first["sent"] == ["glood e-1"]
     lab.page.evaluate("""() => {
-        window.__sensor.onLeave = send => (window.__leaves.push(send), {all: false, sent: ['glood e-1', 'glood e-2'], dup: 0});
+        window.__sensor.onLeave = send => (window.__leaves.push(send),
+            {all: false, sent: ['glood e-1', 'glood e-2'], dup: 0});
         window.__id = gloodTracker.track('while_hidden');
         window.__sensor.keep(window.__sensor.onLeave(false));
     }""")

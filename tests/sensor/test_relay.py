@@ -23,7 +23,8 @@ def held(lab: SensorLab, message: dict[str, Any]) -> None:
     """The fake worker posts relay.js a hold; returns once relay.js carried out its writes."""
     probe = PREFIX + "probe"
     lab.to_page({**message, "w": [*message.get("w", []), [probe, str(message["upto"])]]})
-    lab.page.wait_for_function("([key, value]) => localStorage.getItem(key) == value", arg=[probe, str(message["upto"])])
+    lab.page.wait_for_function("([key, value]) => localStorage.getItem(key) == value",
+                               arg=[probe, str(message["upto"])])
 
 
 def test_facts_follow_the_boot_once_each_in_order_then_the_questions(lab: SensorLab) -> None:
