@@ -193,19 +193,22 @@ export default (sensor) => {
       case "error": marks.gloodTracker = "error";
     }
   };
+  // Shopify, as the page had it when this module ran; its Customer Privacy API once loaded (below).
+  const shopify = window.Shopify;
+  const privacy = () => shopify && shopify.customerPrivacy;
   /**
    * Shopify's Customer Privacy API's answer; undefined on a page without Shopify, "pending" while the API is not
    * loaded (below) or fails.
    * @returns {"granted" | "denied" | "pending" | undefined}
    */
   const shopifyConsent = () => {
-    const privacy = window.Shopify && window.Shopify.customerPrivacy;
-    if (privacy) try {
-      if (privacy.analyticsProcessingAllowed()) return "granted";
-      const visitor = privacy.currentVisitorConsent();
+    const api = privacy();
+    if (api) try {
+      if (api.analyticsProcessingAllowed()) return "granted";
+      const visitor = api.currentVisitorConsent();
       return visitor && visitor.analytics === "no" ? "denied" : "pending";
     } catch (e) { return "pending" }
-    if (window.Shopify) return "pending";
+    if (shopify) return "pending";
   };
   // The memory snapshot's maker (worker.mjs), which the worker asks for after its first ready: started here, on the
   // main thread, never by the worker itself (a worker's constructor run in the worker held the worker's thread for
@@ -316,8 +319,6 @@ export default (sensor) => {
     marks.gloodTracker = "error";
   };
   // Shopify's Customer Privacy API is there only once loaded the Shopify way; until it answers, consent waits.
-  const shopify = window.Shopify;
-  const privacy = () => shopify && shopify.customerPrivacy;
   if (shopify && !privacy() && shopify.loadFeatures) {
     shopify.loadFeatures([{ name: "consent-tracking-api", version: "0.1" }], (failure) => {
       const state = failure ? null : shopifyConsent();

@@ -272,9 +272,11 @@
   /** @param {"track" | "consent" | "identify" | "reset"} method @param {unknown[]} args @param {number} [time]
    * @returns {string | null} the call's id; null when refused, stopped, or for track() once consent is denied */
   const call = (method, args, time) => {
-    const text = json(method, args), id = uuid();
-    return text && !sensor.stopped && !(method == "track" && (given === false || sensor.hold?.c == "denied"))
-      ? (fact("call", {m: method, a: text, e: id}, time), id) : null;
+    const text = json(method, args);
+    if (!text || sensor.stopped || method == "track" && (given === false || sensor.hold?.c == "denied")) return null;
+    const id = uuid();
+    fact("call", {m: method, a: text, e: id}, time);
+    return id;
   };
   // (The arguments as given: the worker reads missing ones as null.)
   api.track = (...args) => call("track", args);

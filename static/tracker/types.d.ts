@@ -34,7 +34,7 @@ export interface Sensor {
   stopped?: boolean;
   /** Calls refused on the page (counted in status().stats.rejected). */
   rejected: number;
-  /** Facts not yet judged by the worker (in order; `judged` drops the ones a hold reflects). */
+  /** Facts not yet judged by the worker (in order; relay.js drops the ones a hold reflects). */
   readonly facts: Fact[];
   /** Sections watched now, by key. */
   readonly sections: Map<number, Element>;

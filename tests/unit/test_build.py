@@ -249,7 +249,7 @@ def test_the_sensor_is_minified_or_the_build_fails(tmp_path: Path) -> None:
 
 
 #: The inline embed's gzip budget (bytes): what every shopper downloads before the page's first paint. 3,721 B with
-#: Shopify's AJAX cart observed from the first moment; 3,342 B once what only matters after relay.js runs moved there
+#: Shopify's AJAX cart observed from the first moment; 3,339 B once what only matters after relay.js runs moved there
 #: (posting facts to the worker, the `hide` message, the stored backlog's removal, Shopify's three consent states,
 #: the ready check) and the API became one recorder. The 3 KB aimed at would take first-moment behaviour out
 #: (docs/decisions.md, "What the inline sensor holds"). It guards against growth.
