@@ -91,16 +91,19 @@ export default (sensor) => {
       .then((r) => answered && answered(r.status, r.headers.get("Retry-After")), () => answered && answered(null, null));
     return true;
   };
-  let all = false, dup = 0, ready = false;
+  let dup = 0, ready = false;
   /** @type {string | undefined} the consent the "warm" mark was last written for */
   let warm;
 
   // Leaving: the hold's bodies not in the ledger go now, and the worker hears which; the record keeps the ledger for
-  // the next page. When every body went, the stored backlog they carried goes too.
+  // the next page. When every body went, the stored backlog they carried goes too. Not `now` (a send while hidden,
+  // the record written again for its ledger): the backlog may have been written again since, so it stays, and so
+  // does the record that names what was sent.
   /** @param {boolean} now @returns {import("./types").Handover} */
   const handover = (now) => {
     /** @type {[string, string[]][]} */
     const out = [];
+    let all = false;
     if (now) {
       all = !!(sensor.hold && sensor.hold.all);
       for (const body of sensor.hold ? sensor.hold.b : []) {

@@ -90,3 +90,24 @@ def test_the_stored_backlog_stays_when_not_everything_went(lab: SensorLab) -> No
     wait_posted(lab, "hide")
     assert lab.record() is not None
     assert lab.page.evaluate("(key) => localStorage.getItem(key)", outbox) == "[]"
+
+
+def test_a_send_while_hidden_keeps_the_backlog_written_since(lab: SensorLab) -> None:
+    """Hidden with every body of the hold sent (the backlog removed; the record keeps the facts not judged yet),
+    then the worker stores a new backlog and sends its event while the page is still hidden: the record is written
+    again for its ledger, and the new backlog stays."""
+    lab.open(relay=REAL_RELAY)
+    outbox = PREFIX + "outbox:" + lab.page_id()
+    lab.serve("/collect", "", "text/plain")
+    first = {"d": "glood", "u": ORIGIN + "/collect", "x": '{"n":1}', "h": None, "i": ["e-1"], "f": False}
+    held(lab, hold(upto=0, b=[first], all=True, w=[[outbox, '["e-1"]']]))
+    lab.hide()
+    wait_posted(lab, "hide")
+    assert lab.page.evaluate("(key) => localStorage.getItem(key)", outbox) is None
+    held(lab, hold(upto=0, all=False, w=[[outbox, '["e-2"]']]))
+    lab.to_page({"t": "send", "b": [{"d": "glood", "u": ORIGIN + "/collect", "x": '{"n":2}', "h": None,
+                                     "i": ["e-2"], "n": 7}]})
+    lab.page.wait_for_function("() => window.__posted.some(m => m.t == 'ans')")
+    record = lab.record()
+    assert record is not None and sorted(record["sent"]) == ["glood e-1", "glood e-2"], record
+    assert lab.page.evaluate("(key) => localStorage.getItem(key)", outbox) == '["e-2"]'
