@@ -119,6 +119,7 @@ def page_error_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     console: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
+    page.on("crash", lambda _: page_errors.append("the page crashed (its renderer process ended)"))
     yield
     assert page_errors == [], f"uncaught page errors: {page_errors}"
     if "console_errors" not in request.fixturenames:

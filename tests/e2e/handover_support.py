@@ -91,6 +91,7 @@ class ErrorWatch:
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: uncaught {exc}"))
         page.on("console", lambda msg: self.errors.append(f"{page.url}: console {msg.text}")
                 if msg.type == "error" else None)
+        page.on("crash", lambda _: self.errors.append(f"{page.url}: the page crashed (its renderer process ended)"))
         return page
 
     def check(self) -> None:
