@@ -22,6 +22,10 @@
  * @typedef {{shopify: (string|null), loading: boolean, gpc: boolean, sale: (boolean|null), webdriver: boolean, ua: string}} Signals
  */
 /**
+ * The build's runtime files as absolute URLs (resolved against the page's URL by the tracker's worker).
+ * @typedef {{pyodide: string, index: string, lock: string, stdlib: string, wheel: string}} SnapshotRuntime
+ */
+/**
  * @typedef {{s: number, t: number, k: "sec", i: number, a: Object<string, string>, p: Array<[string, (string|null)]>}} SecFact
  */
 /**
@@ -88,6 +92,14 @@
  * @typedef {{t: "bye"}} Bye
  */
 /**
+ * The page to the maker it started: make and store the snapshot (the `maker` message's runtime and key).
+ * @typedef {{t: "make-snapshot", abs: SnapshotRuntime, key: string}} MakeSnapshot
+ */
+/**
+ * The maker's report, to the page, which hands it to the tracker's worker as it came (status().boot: `made`, and `make`: its timings and sizes, or the error).
+ * @typedef {{t: "made", made: "stored"|"refused"|"failed", make: Object<string, any>}} Made
+ */
+/**
  * A body to send: `d` destination, `u` URL, `x` body text, `h` headers (a keepalive fetch) or null (a beacon), `i` its events' ids.
  * @typedef {{d: string, u: string, x: string, h: (Object<string, string>|null), i: Array<string>}} Request
  */
@@ -126,12 +138,16 @@
  * @typedef {{t: "dbg", k: "boot"|"fact"|"event"|"dropped"|"refused"|"waiting"|"body"|"outcome"|"hidden"|"consent"|"state", at: number, pv: string, v: Object<string, any>}} Debug
  */
 /**
+ * After the first ready with consent, the tracker's worker asks the page to start the memory snapshot's maker, a throwaway worker of its own (worker.mjs again), for this build's runtime and Cache Storage key: a worker started from the tracker's worker could hold that worker's thread in its constructor for good (Firefox ESR), and with it everything the tracker had not sent yet.
+ * @typedef {{t: "maker", abs: SnapshotRuntime, key: string}} Maker
+ */
+/**
  * @typedef {{v: 1, seen: number, boot: PageStart, st?: (Object<string, any>|null), f: Array<(SecFact|GoneFact|IoFact|VisFact|ClickFact|CartFact|AjaxFact|PostFact|CallFact|ShowFact|UrlFact|PageDataFact)>, x: number, sent?: Array<string>, dup?: number, quiet?: number}} Record
  */
 
 /** @typedef {AjaxFact | CallFact | CartFact | ClickFact | GoneFact | IoFact | PageDataFact | PostFact | SecFact | ShowFact | UrlFact | VisFact} Fact */
-/** @typedef {Boot | FactsMessage | Ans | Hide | Taken | Ask | Re | Fail | Bye} ToWorker */
-/** @typedef {Ready | ErrorMessage | Send | Hold | Snap | Store | Reply | Log | Debug} ToPage */
+/** @typedef {Boot | FactsMessage | Ans | Hide | Taken | Ask | Re | Fail | Bye | MakeSnapshot | Made} ToWorker */
+/** @typedef {Ready | ErrorMessage | Send | Hold | Snap | Store | Reply | Log | Debug | Maker | Made} ToPage */
 /** @typedef {[number, number | null, string | null]} Answer */
 
 // `ans` status codes besides HTTP statuses and null (a network failure).

@@ -21,12 +21,12 @@ const BUILD = /* build: runtime */ ({ worker: "", pyodide: "", index: "", lock: 
  * The tracker's worker. A module worker cannot start from another origin than the page's (a CDN): it then starts
  * from a same-origin blob that imports the worker's module from there (docs/hosting.md). Such a worker has the
  * page's origin but a blob: base URL, so the blob, once the module has run and before any message, makes its
- * fetches of relative URLs (a collector on this origin) resolve against the page's URL. The blob URL is kept: the
- * worker may start another from its own location.
- * @param {string} url
+ * fetches of relative URLs (a collector on this origin) resolve against the page's URL. The snapshot's maker
+ * (worker.mjs) starts the same way.
+ * @param {string} url @param {string} name
  */
-const startWorker = (url) => {
-  const options = /** @type {WorkerOptions} */ ({ type: "module", name: "glood-tracker" });
+const startWorker = (url, name) => {
+  const options = /** @type {WorkerOptions} */ ({ type: "module", name });
   const absolute = new URL(url, location.href);
   if (absolute.origin === location.origin) return new Worker(absolute.href, options);
   const source = `import ${JSON.stringify(absolute.href)};const f=self.fetch.bind(self);`
@@ -190,6 +190,7 @@ export default (sensor) => {
       case "store":
         write(message.w);
         return toWorker({ t: "re", n: message.n });
+      case "maker": return makeSnapshot(message);
       case "log": return console[message.l]("[glood-tracker] " + message.m);
       case "dbg": if (inspector) inspector.then((module) => module && module.receive(message)); return;
       case "error": marks.gloodTracker = "error";
@@ -211,6 +212,29 @@ export default (sensor) => {
       return visitor && visitor.analytics === "no" ? "denied" : "pending";
     } catch (e) { return "pending" }
     if (shopify) return "pending";
+  };
+  // The memory snapshot's maker (worker.mjs), which the worker asks for after its first ready: started here, on the
+  // main thread, never by the worker itself (a worker's constructor run in the worker held the worker's thread for
+  // good in Firefox ESR now and then: the events it had queued were never sent). Its report goes to the worker as it
+  // came; a maker still at work when the tracker stops goes with it.
+  /** @type {Worker | undefined} */
+  let maker;
+  /** @param {import("./protocol.js").Maker} message */
+  const makeSnapshot = (message) => {
+    if (sensor.stopped) return;
+    const started = maker = startWorker(runtime.worker, "glood-tracker-snapshot");
+    /** @param {import("./protocol.js").Made} report */
+    const done = (report) => {
+      started.terminate();
+      if (maker === started) maker = undefined;
+      if (!sensor.stopped) toWorker(report);
+    };
+    started.onmessage = (event) => done(event.data);
+    started.onerror = (event) => {
+      event.preventDefault(); // the maker's failure is said in status().boot, not as the page's error
+      done({ t: "made", made: "failed", make: { error: String(event.message || event) } });
+    };
+    started.postMessage({ t: "make-snapshot", abs: message.abs, key: message.key });
   };
   // Shopify's consent banner answers later: a fact like the visitor's setConsent().
   /** @param {Event} event */
@@ -266,6 +290,7 @@ export default (sensor) => {
       if (sensor.release) sensor.release();
       worker.postMessage({ t: "bye" });
       worker.terminate();
+      if (maker) maker.terminate();
       sensor.listeners.forEach(([target, type, listener]) => target.removeEventListener(type, listener, true));
       return value;
     },
@@ -289,7 +314,7 @@ export default (sensor) => {
   try { overrides = window.gloodTrackerConfig ? JSON.parse(JSON.stringify(window.gloodTrackerConfig)) : null } catch (e) { error("window.gloodTrackerConfig is not JSON: " + e) }
   /** @type {import("./protocol.js").Runtime} */
   const runtime = { ...BUILD, ...sensor.runtime };
-  const worker = startWorker(runtime.worker);
+  const worker = startWorker(runtime.worker, "glood-tracker");
   worker.onmessage = (event) => receive(event.data);
   worker.onerror = (event) => {
     if (sensor.gone) return; // the page is being left: a worker torn down while it started is no failure (WebKit)

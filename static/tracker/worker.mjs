@@ -5,12 +5,12 @@
 // `lock` is the build's lockfile (it also names the wheel), `stdlib` its standard library.
 //
 // Return visits restore a memory snapshot instead of booting Python: once Python is ready and the page has been
-// quiet a while, a throwaway worker (this script again, told to make a snapshot) boots Pyodide with the tracker
-// imported, snapshots its whole heap (Pyodide's experimental `_makeSnapshot` / `makeMemorySnapshot`), gzips it and
-// stores it in Cache Storage under a key made of the build's hashed runtime URLs. A later page restores it
-// (`_loadSnapshot`): Python's state as it was, the tracker imported. Anything else (no Cache Storage, nothing
-// stored, another build's snapshot, a corrupt one, a restore that fails) boots the normal way, and
-// `status().boot` says which (docs/performance.md, "Python ready on return visits").
+// quiet a while, a throwaway worker (this script again, which the page starts when this worker asks, told to make a
+// snapshot) boots Pyodide with the tracker imported, snapshots its whole heap (Pyodide's experimental
+// `_makeSnapshot` / `makeMemorySnapshot`), gzips it and stores it in Cache Storage under a key made of the build's
+// hashed runtime URLs. A later page restores it (`_loadSnapshot`): Python's state as it was, the tracker imported.
+// Anything else (no Cache Storage, nothing stored, another build's snapshot, a corrupt one, a restore that fails)
+// boots the normal way, and `status().boot` says which (docs/performance.md, "Python ready on return visits").
 // A snapshot holds Python's heap, not the file system: the stdlib zip is installed again by loadPyodide and the
 // wheel is unpacked again into /glood (for anything imported later). localStorage `glood_tracker:snapshot` = "off"
 // turns snapshots off (neither restored nor made), for measurements.
@@ -38,8 +38,11 @@ const boot = {
 
 let handle = null;
 const early = [];
+/** @type {((report: {made: string, make: Record<string, number | string>}) => void) | null} the maker's report's taker */
+let reported = null;
 self.onmessage = async (event) => {
   if (event.data && event.data.t === "make-snapshot") return make(event.data);
+  if (event.data && event.data.t === "made") return reported && reported(event.data);
   const text = JSON.stringify(event.data);
   if (handle) return handle(text);
   early.push(text);
@@ -177,7 +180,9 @@ function forget(key) {
 }
 
 /** After the first ready: a throwaway worker makes this build's snapshot, unless one is stored or another tab is
- * making it; what happened goes to boot.made. */
+ * making it; what happened goes to boot.made. The page starts that worker (relay.js, on a `maker` message) and hands
+ * its report back (`made`): never this worker, whose thread a nested worker's constructor held for good in Firefox
+ * ESR now and then (nothing the tracker had queued was sent after it, status() never answered). */
 async function requestSnapshot(abs) {
   const key = keyOf(abs);
   try {
@@ -193,21 +198,13 @@ async function requestSnapshot(abs) {
       boot.made = "stored";
       return;
     }
-    const maker = new Worker(self.location.href, { type: "module", name: "glood-tracker-snapshot" });
-    await new Promise((resolve) => {
-      maker.onmessage = (event) => {
-        Object.assign(boot.make, event.data.make);
-        boot.made = event.data.made;
-        resolve(null);
-      };
-      maker.onerror = (event) => {
-        boot.made = "failed";
-        boot.make.error = String(event.message || event);
-        resolve(null);
-      };
-      maker.postMessage({ t: "make-snapshot", abs, key });
+    const report = await new Promise((resolve) => {
+      reported = resolve;
+      self.postMessage({ t: "maker", abs, key });
     });
-    maker.terminate();
+    reported = null;
+    Object.assign(boot.make, report.make);
+    boot.made = report.made;
   };
   // One maker at a time: a page that finds another making it waits, then finds it stored (or makes it). A lock
   // held past MAKE_WAIT_MS is taken over: a page in the back/forward cache keeps its frozen worker's lock.
@@ -223,7 +220,7 @@ async function requestSnapshot(abs) {
 /** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */
 async function make({ abs, key }) {
   const began = performance.now();
-  const report = { made: "failed", make: {} };
+  const report = { t: "made", made: "failed", make: {} };
   try {
     const wheel = fetchWheel(abs.wheel);
     const { loadPyodide } = await import(abs.pyodide);

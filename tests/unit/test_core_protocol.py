@@ -33,6 +33,8 @@ FACT_EXAMPLES: list[dict[str, Any]] = [
     {"s": 14, "t": 14, "k": "post", "u": "/cart/add", "b": [["id", "9"]], "a": {"gloodSection": "9"},
      "p": ["1", "9"], "pd": None},
 ]
+ABS = {"pyodide": "https://s/p", "index": "https://s/", "lock": "https://s/l", "stdlib": "https://s/s",
+       "wheel": "https://s/w"}
 TO_WORKER_EXAMPLES: list[dict[str, Any]] = [
     {"t": "boot", "rt": RUNTIME, "page": START, "quiet": 0, "cfg": "{}", "ov": None, "prev": None, "store": {},
      "dbg": False, "sig": SIGNALS},
@@ -45,6 +47,8 @@ TO_WORKER_EXAMPLES: list[dict[str, Any]] = [
     {"t": "re", "n": 2},
     {"t": "fail", "k": "glood_tracker:x"},
     {"t": "bye"},
+    {"t": "make-snapshot", "abs": ABS, "key": "https://s/glood-tracker-snapshot/k"},
+    {"t": "made", "made": "stored", "make": {"ms": 4200, "bytes": 31, "stored_bytes": 9}},
 ]
 REQUEST = {"d": "glood", "u": "https://c/", "x": "{}", "h": None, "i": ["a"]}
 TO_PAGE_EXAMPLES: list[dict[str, Any]] = [
@@ -58,6 +62,8 @@ TO_PAGE_EXAMPLES: list[dict[str, Any]] = [
     {"t": "reply", "n": 3, "v": None},
     {"t": "log", "l": "warn", "m": "m"},
     {"t": "dbg", "k": "event", "at": 1.5, "pv": "pv", "v": {"id": "e", "name": "page_viewed"}},
+    {"t": "maker", "abs": ABS, "key": "https://s/glood-tracker-snapshot/k"},
+    {"t": "made", "made": "failed", "make": {"error": "e"}},
 ]
 
 

@@ -260,8 +260,8 @@ class WorkerTracker:
     def _on_bye(self, message: Mapping[str, Any]) -> None:
         """stop(): the page lets go of the worker (the script destroys Python and the page terminates it)."""
 
-    #: Each message kind of the sensor (tracker/core/protocol.py, TO_WORKER; `boot` starts the tracker) and its
-    #: handler.
+    #: Each message kind of the sensor (tracker/core/protocol.py, TO_WORKER; `boot` starts the tracker; the snapshot
+    #: maker's `make-snapshot` and `made` are worker.mjs's own) and its handler.
     _handlers: dict[Any, Callable[[WorkerTracker, Mapping[str, Any]], None]] = {
         "facts": lambda self, m: self._facts(m.get("f")),
         "ans": lambda self, m: self._answers(m.get("a")),
