@@ -96,8 +96,8 @@
  * @typedef {{t: "make-snapshot", abs: SnapshotRuntime, key: string}} MakeSnapshot
  */
 /**
- * The maker's report, to the page, which hands it to the tracker's worker as it came (status().boot: `made`, and `make`: its timings and sizes, or the error).
- * @typedef {{t: "made", made: "stored"|"refused"|"failed", make: Object<string, any>}} Made
+ * The maker's report, to the page, which hands it to the tracker's worker as it came (status().boot: `made`, and `make`: its timings and sizes, or the error); or the page's own, "left", when it ended the maker because it was left (pagehide).
+ * @typedef {{t: "made", made: "stored"|"refused"|"failed"|"left", make: Object<string, any>}} Made
  */
 /**
  * A body to send: `d` destination, `u` URL, `x` body text, `h` headers (a keepalive fetch) or null (a beacon), `i` its events' ids.

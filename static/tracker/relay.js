@@ -216,7 +216,9 @@ export default (sensor) => {
   // The memory snapshot's maker (worker.mjs), which the worker asks for after its first ready: started here, on the
   // main thread, never by the worker itself (a worker's constructor run in the worker held the worker's thread for
   // good in Firefox ESR now and then: the events it had queued were never sent). Its report goes to the worker as it
-  // came; a maker still at work when the tracker stops goes with it.
+  // came; a maker still at work when the tracker stops goes with it, and so does one when the page is left
+  // (pagehide): frozen in the back/forward cache it would hold the making's lock (another page's maker would wait for
+  // it, and in Chromium take the page out of the cache); the worker hears "left", and a later page makes it.
   /** @type {Worker | undefined} */
   let maker;
   /** @param {import("./protocol.js").Maker} message */
@@ -235,6 +237,12 @@ export default (sensor) => {
       done({ t: "made", made: "failed", make: { error: String(event.message || event) } });
     };
     started.postMessage({ t: "make-snapshot", abs: message.abs, key: message.key });
+  };
+  const left = () => {
+    if (!maker) return;
+    maker.terminate();
+    maker = undefined;
+    toWorker({ t: "made", made: "left", make: {} });
   };
   // Shopify's consent banner answers later: a fact like the visitor's setConsent().
   /** @param {Event} event */
@@ -255,7 +263,7 @@ export default (sensor) => {
     };
   }
   /** @type {[EventTarget, string, (event: any) => void][]} */
-  const added = [[document, "visitorConsentCollected", consent], [window, "popstate", url]];
+  const added = [[document, "visitorConsentCollected", consent], [window, "popstate", url], [window, "pagehide", left]];
   if (window.navigation) added.push([window.navigation, "navigatesuccess", url]);
   for (const [target, type, listener] of added) {
     sensor.listeners.push([target, type, listener]);

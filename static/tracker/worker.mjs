@@ -30,7 +30,7 @@ const boot = {
   /** @type {Record<string, number>} */
   ms: {},
   /** @type {string | null} */
-  made: null, // stored | refused | failed | consent (waiting for it) | null (not tried on this page)
+  made: null, // stored | refused | failed | left (the page was left meanwhile) | consent (waiting for it) | null (not tried)
   /** @type {Record<string, number | string>} */
   make: {},
   ready_at: 0,
@@ -179,10 +179,12 @@ function forget(key) {
   caches.open(CACHE).then((cache) => cache.delete(key)).catch(() => {});
 }
 
-/** After the first ready: a throwaway worker makes this build's snapshot, unless one is stored or another tab is
- * making it; what happened goes to boot.made. The page starts that worker (relay.js, on a `maker` message) and hands
- * its report back (`made`): never this worker, whose thread a nested worker's constructor held for good in Firefox
- * ESR now and then (nothing the tracker had queued was sent after it, status() never answered). */
+/** After the first ready: a throwaway worker makes this build's snapshot, unless one is stored; what happened goes
+ * to boot.made. The page starts that worker (relay.js, on a `maker` message) and hands its report back (`made`):
+ * never this worker, whose thread a nested worker's constructor held for good in Firefox ESR now and then (nothing
+ * the tracker had queued was sent after it, status() never answered). The maker, not this worker, holds the lock
+ * that keeps two pages from making one at once, and the page ends it when it is left (pagehide): a page in the
+ * back/forward cache holds no lock of ours, so another page's request neither waits for it nor evicts it. */
 async function requestSnapshot(abs) {
   const key = keyOf(abs);
   try {
@@ -192,36 +194,46 @@ async function requestSnapshot(abs) {
     boot.made = "refused";
     return;
   }
-  const work = async () => {
-    // Waited for the lock: another tab (or this browser's other page) may have made it meanwhile.
-    if (await caches.open(CACHE).then((cache) => cache.match(key)).catch(() => undefined)) {
-      boot.made = "stored";
-      return;
-    }
-    const report = await new Promise((resolve) => {
-      reported = resolve;
-      self.postMessage({ t: "maker", abs, key });
-    });
-    reported = null;
-    Object.assign(boot.make, report.make);
-    boot.made = report.made;
-  };
-  // One maker at a time: a page that finds another making it waits, then finds it stored (or makes it). A lock
-  // held past MAKE_WAIT_MS is taken over: a page in the back/forward cache keeps its frozen worker's lock.
-  if (!navigator.locks) return work();
-  try {
-    await navigator.locks.request(MAKE_LOCK, { signal: AbortSignal.timeout(MAKE_WAIT_MS) }, work);
-  } catch (error) {
-    if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
-    await navigator.locks.request(MAKE_LOCK, { steal: true }, work);
-  }
+  const report = await new Promise((resolve) => {
+    reported = resolve;
+    self.postMessage({ t: "maker", abs, key });
+  });
+  reported = null;
+  Object.assign(boot.make, report.make);
+  boot.made = report.made;
 }
 
-/** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */
+/** The maker (a throwaway worker): one at a time (a page that finds another making it waits, then finds it stored,
+ * or makes it), boots Pyodide with the tracker imported, snapshots it, stores it gzipped. A lock held past
+ * MAKE_WAIT_MS is taken over (a maker whose page the browser froze without leaving it, a background tab). */
 async function make({ abs, key }) {
-  const began = performance.now();
   const report = { t: "made", made: "failed", make: {} };
+  const work = () => making(abs, key, report);
   try {
+    if (!navigator.locks) await work();
+    else {
+      try {
+        await navigator.locks.request(MAKE_LOCK, { signal: AbortSignal.timeout(MAKE_WAIT_MS) }, work);
+      } catch (error) {
+        if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
+        await navigator.locks.request(MAKE_LOCK, { steal: true }, work);
+      }
+    }
+  } catch (error) {
+    report.make.error = String(error);
+  }
+  self.postMessage(report);
+}
+
+/** What the maker does once it holds the lock; `report` says how it went. */
+async function making(abs, key, report) {
+  const began = performance.now();
+  try {
+    // Waited for the lock: another page may have made it meanwhile.
+    if (await caches.open(CACHE).then((cache) => cache.match(key)).catch(() => undefined)) {
+      report.made = "stored";
+      return;
+    }
     const wheel = fetchWheel(abs.wheel);
     const { loadPyodide } = await import(abs.pyodide);
     const pyodide = await loadPyodide({ ...options(abs), _makeSnapshot: true });
@@ -248,5 +260,4 @@ async function make({ abs, key }) {
     report.make.error = String(error);
   }
   report.make.ms = Math.round(performance.now() - began);
-  self.postMessage(report);
 }

@@ -6,6 +6,7 @@ that every expected event is stored and that every stored event of the test's cl
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,7 +36,7 @@ from .handover_support import (  # noqa: F401 - fixtures: pytest finds them in t
     wait_gate_waiting,
     wait_page_clock,
 )
-from .support import Collector, StorePage
+from .support import Collector, StorePage, poll
 
 SECTIONS_JS = "[...document.querySelectorAll('[data-glood-section]')].map(s => s.dataset.gloodSection)"
 TRACKER_STATE_JS = "document.documentElement.dataset.gloodTracker || null"
@@ -405,3 +406,45 @@ def test_two_active_tabs_deliver_every_event_once(gated_store: StorePage, gated_
     expect_at_both(glood, genlook, cart, {"page_viewed": 1, "cart_viewed": 1})
     assert_delivered_once(glood, genlook)
     errors.check()
+
+
+SNAPSHOT_LOCK = "glood_tracker:snapshot"
+#: The snapshot lock's requests, held and pending, of every page and worker of the origin.
+LOCK_REQUESTS_JS = f"""() => navigator.locks.query().then(q => ({{
+    held: q.held.filter(l => l.name == '{SNAPSHOT_LOCK}').length,
+    pending: q.pending.filter(l => l.name == '{SNAPSHOT_LOCK}').length}}))"""
+
+
+def test_a_page_left_while_its_snapshot_is_being_made_holds_no_lock_in_the_cache(
+        bfcache_browser: Browser, gated_server: GatedStore, gate: Gate) -> None:
+    """A second tab holds the snapshot's lock, so the product page's maker waits for it. The page is left for the
+    back/forward cache: its maker ends with it (no request of it stays, frozen, for the lock), and restored, the
+    page says why nothing was made ("left")."""
+    errors = ErrorWatch()
+    context, page, reasons = _bfcache_context(bfcache_browser, errors)
+    try:
+        holder = errors.watch(context.new_page())
+        holder.goto(gated_server.url + "/_collector")
+        holder.evaluate(f"() => new Promise(taken => navigator.locks.request('{SNAPSHOT_LOCK}', () => {{"
+                        " taken(); return new Promise(release => window.__release = release) }))")
+        a = StorePage(page, gated_server.url)
+        a.open(PRODUCT + tag(), wait_ready=False)
+        a.wait_ready(READY_MS)
+        def lock_requests(predicate: Callable[[dict[str, int]], bool], what: str) -> dict[str, int]:
+            return poll(lambda: holder.evaluate(LOCK_REQUESTS_JS), predicate, 60, lambda last: f"{what}; last {last}",
+                        lambda: holder.wait_for_timeout(50))
+
+        # (The maker starts 1.5 s after ready, then asks for the lock.)
+        requests = lock_requests(lambda r: r["pending"] > 0, "the page's maker to ask for the lock")
+        assert requests == {"held": 1, "pending": 1}, requests
+        page.goto(gated_server.url + "/_collector")
+        lock_requests(lambda r: r == {"held": 1, "pending": 0}, "the left page's maker to let go of its request")
+        page.go_back(wait_until="commit")
+        _restored(page)
+        assert reasons == [], reasons
+        boot = a.wait_status(lambda s: s["boot"]["made"] is not None)["boot"]
+        assert boot["made"] == "left", boot
+        holder.evaluate("() => window.__release()")
+        errors.check()
+    finally:
+        context.close()

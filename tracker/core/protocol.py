@@ -277,9 +277,10 @@ class MakeSnapshot(TypedDict):
 
 class Made(TypedDict):
     """The maker's report, to the page, which hands it to the tracker's worker as it came (status().boot: `made`,
-    and `make`: its timings and sizes, or the error)."""
+    and `make`: its timings and sizes, or the error); or the page's own, "left", when it ended the maker because
+    it was left (pagehide)."""
     t: Literal["made"]
-    made: Literal["stored", "refused", "failed"]
+    made: Literal["stored", "refused", "failed", "left"]
     make: dict[str, Json]
 
 
