@@ -34,6 +34,8 @@ const boot = {
   /** @type {Record<string, number | string>} */
   make: {},
   ready_at: 0,
+  /** @type {string | undefined} what threw while the stored snapshot was looked up (it then counts as missing) */
+  lookup_error: undefined,
 };
 
 let handle = null;
@@ -158,9 +160,15 @@ async function lookup(key) {
     return null;
   }
   const found = performance.now();
-  const response = await cache.match(key).catch(() => undefined);
+  // (A lookup that throws counts as nothing stored; status().boot.lookup_error says what threw.)
+  const failed = (/** @type {string} */ step) => (/** @type {unknown} */ error) => {
+    boot.lookup_error = `${step}: ${error}`;
+    return undefined;
+  };
+  const response = await cache.match(key).catch(failed("match"));
   if (!response || !response.body) {
-    boot.snapshot = (await cache.keys().catch(() => [])).length ? "other-build" : "missing";
+    const keys = await cache.keys().catch(failed("keys"));
+    boot.snapshot = keys && keys.length ? "other-build" : "missing";
     return null;
   }
   const expected = Number(response.headers.get("x-glood-bytes"));
