@@ -174,7 +174,9 @@ def at_both(collector: Collector, client_id: str, select: Callable[[list[dict[st
     try:
         collector.wait_for("genlook", lambda ev: wanted <= ids(ev), timeout, client_id=client_id)
     except AssertionError as exc:
-        raise AssertionError(f"{what}: Genlook lacks some of {sorted(e['name'] for e in chosen)}: {exc}") from None
+        # (The collectors' counts say whether a request was refused, by the stand-in's overload control included.)
+        raise AssertionError(f"{what}: Genlook lacks some of {sorted(e['name'] for e in chosen)}: {exc}; "
+                             f"the collectors' stats: {collector.stats()}") from None
     log.info("%s at both collectors after %.1f s", what, time.monotonic() - started)
     return chosen
 
