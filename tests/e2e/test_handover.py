@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from demo_store.live import Gate
 
@@ -252,9 +253,13 @@ def _bfcache_context(browser: Browser, errors: ErrorWatch) -> tuple[Any, Page, l
     return context, page, reasons
 
 
-def _restored(page: Page, times: int = 1) -> None:
-    """The page now shown came from the back/forward cache (its `pageshow` was persisted)."""
-    page.wait_for_selector(f"html[data-restored='{times}']", state="attached", timeout=30_000)
+def _restored(page: Page, reasons: list[Any], times: int = 1) -> None:
+    """The page now shown came from the back/forward cache (its `pageshow` was persisted); else fail with the
+    reasons Chromium gave for not using the cache."""
+    try:
+        page.wait_for_selector(f"html[data-restored='{times}']", state="attached", timeout=30_000)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"not restored from the back/forward cache; Chromium's reasons: {reasons}") from None
 
 
 def test_back_and_forward_through_the_cache_deliver_every_event_once(bfcache_browser: Browser,
@@ -277,12 +282,12 @@ def test_back_and_forward_through_the_cache_deliver_every_event_once(bfcache_bro
         a.wait_ready(READY_MS)
         b_view = a.status()["pageview_id"]
         page.go_back(wait_until="commit")
-        _restored(page)
+        _restored(page, reasons)
         assert page.url == a_url and reasons == [], reasons
         a.wait_status(lambda s: s["pageview_id"] not in (first_view, b_view))
         wait_for_page_events(gated_collector, client_id, a_url, lambda n: n["page_viewed"] >= 2)
         page.go_forward(wait_until="commit")
-        _restored(page)
+        _restored(page, reasons)
         assert page.url == b_url and reasons == [], reasons
         a.wait_status(lambda s: s["pageview_id"] != b_view)
         wait_for_page_events(gated_collector, client_id, b_url, lambda n: n["page_viewed"] >= 2)
@@ -332,7 +337,7 @@ def test_a_page_restored_after_another_tab_adopted_its_records_sends_nothing_twi
         left = c.page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('glood_tracker:facts:'))")
         assert f"glood_tracker:facts:{a_page}" not in left, left  # C took A's record
         page.go_back(wait_until="commit")
-        _restored(page)
+        _restored(page, reasons)
         assert page.url == a_url and reasons == [], reasons
         a.show_tab()
         a.wait_status(lambda s: s["pageview_id"] != first_view)
@@ -440,7 +445,7 @@ def test_a_page_left_while_its_snapshot_is_being_made_holds_no_lock_in_the_cache
         page.goto(gated_server.url + "/_collector")
         lock_requests(lambda r: r == {"held": 1, "pending": 0}, "the left page's maker to let go of its request")
         page.go_back(wait_until="commit")
-        _restored(page)
+        _restored(page, reasons)
         assert reasons == [], reasons
         boot = a.wait_status(lambda s: s["boot"]["made"] is not None)["boot"]
         assert boot["made"] == "left", boot
