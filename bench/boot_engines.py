@@ -177,7 +177,7 @@ def _wait_made(engine: Any, timeout: float = 180.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         boot = engine.evaluate("() => window.gloodTracker.status().then((s) => s.boot)")
-        if boot.get("made") or time.monotonic() > deadline:
+        if boot.get("made") not in (None, "making") or time.monotonic() > deadline:
             return {"made": boot.get("made"), **(boot.get("make") or {})}
         time.sleep(0.5)
 

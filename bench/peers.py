@@ -425,10 +425,10 @@ class Runner:
             time.sleep(SETTLE_S[throttle])
             if stay_for_snapshot:
                 deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
-                while time.monotonic() < deadline and snapshot in (None, "consent"):
+                while time.monotonic() < deadline and snapshot in (None, "consent", "making"):
                     with contextlib.suppress(Exception):
                         snapshot = page.evaluate("window.gloodTracker.status().then((s) => s && s.boot && s.boot.made)")
-                    if snapshot in (None, "consent"):
+                    if snapshot in (None, "consent", "making"):
                         time.sleep(0.25)
             metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
             data = page.evaluate(COLLECT_JS)

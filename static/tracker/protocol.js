@@ -128,6 +128,10 @@
  * @typedef {{t: "store", n: number, w: Array<[string, (string|null)]>}} Store
  */
 /**
+ * Adoption took these pages' records: the page holds Web Locks `names` (glood_tracker:claimed:<page>) while it lives and answers `re` once they are granted (relay.js; let go at pagehide).
+ * @typedef {{t: "claim", n: number, names: Array<string>}} Claim
+ */
+/**
  * @typedef {{t: "reply", n: number, v: any}} Reply
  */
 /**
@@ -147,7 +151,7 @@
 
 /** @typedef {AjaxFact | CallFact | CartFact | ClickFact | GoneFact | IoFact | PageDataFact | PostFact | SecFact | ShowFact | UrlFact | VisFact} Fact */
 /** @typedef {Boot | FactsMessage | Ans | Hide | Taken | Ask | Re | Fail | Bye | MakeSnapshot | Made} ToWorker */
-/** @typedef {Ready | ErrorMessage | Send | Hold | Snap | Store | Reply | Log | Debug | Maker | Made} ToPage */
+/** @typedef {Ready | ErrorMessage | Send | Hold | Snap | Store | Claim | Reply | Log | Debug | Maker | Made} ToPage */
 /** @typedef {[number, number | null, string | null]} Answer */
 
 // `ans` status codes besides HTTP statuses and null (a network failure).

@@ -190,6 +190,7 @@ export default (sensor) => {
       case "store":
         write(message.w);
         return toWorker({ t: "re", n: message.n });
+      case "claim": return claim(message);
       case "maker": return makeSnapshot(message);
       case "log": return console[message.l]("[glood-tracker] " + message.m);
       case "dbg": if (inspector) inspector.then((module) => module && module.receive(message)); return;
@@ -217,8 +218,8 @@ export default (sensor) => {
   // main thread, never by the worker itself (a worker's constructor run in the worker held the worker's thread for
   // good in Firefox ESR now and then: the events it had queued were never sent). Its report goes to the worker as it
   // came; a maker still at work when the tracker stops goes with it, and so does one when the page is left
-  // (pagehide): frozen in the back/forward cache it would hold the making's lock (another page's maker would wait for
-  // it, and in Chromium take the page out of the cache); the worker hears "left", and a later page makes it.
+  // (pagehide): a page frozen in the back/forward cache makes nothing; the worker hears "left", and a later page
+  // makes it.
   /** @type {Worker | undefined} */
   let maker;
   /** @param {import("./protocol.js").Maker} message */
@@ -238,7 +239,20 @@ export default (sensor) => {
     };
     started.postMessage({ t: "make-snapshot", abs: message.abs, key: message.key });
   };
+  // The Web Locks that say the records of gone pages this page's worker took are taken (`claim`, asked under the
+  // adoption lock): held while the page lives, let go at pagehide like the sensor's tab lock. A page in the
+  // back/forward cache that holds a lock is evicted from it (Chromium) as soon as another page asks for that lock or
+  // lists the locks, as every page's adoption does.
+  /** @type {(() => void)[]} */
+  const claims = [];
+  /** @param {import("./protocol.js").Claim} message */
+  const claim = (message) => Promise.all(navigator.locks ? message.names.map((name) => new Promise((granted) => {
+    navigator.locks.request(name, () => { granted(null); return new Promise((release) => claims.push(() => release(null))) })
+      .catch(() => granted(null));
+  })) : []).then(() => toWorker({ t: "re", n: message.n }));
+  const unclaim = () => claims.splice(0).forEach((release) => release());
   const left = () => {
+    unclaim();
     if (!maker) return;
     maker.terminate();
     maker = undefined;
@@ -299,6 +313,7 @@ export default (sensor) => {
       worker.postMessage({ t: "bye" });
       worker.terminate();
       if (maker) maker.terminate();
+      unclaim();
       sensor.listeners.forEach(([target, type, listener]) => target.removeEventListener(type, listener, true));
       return value;
     },

@@ -17,11 +17,8 @@
 
 const CACHE = "glood-tracker-snapshot";
 // After the first ready, how long the page's worker waits before it starts a snapshot's maker (the page's own work
-// first), and the lock that keeps two tabs from making one at the same time.
+// first).
 const MAKE_AFTER_MS = 1500;
-const MAKE_LOCK = "glood_tracker:snapshot";
-// How long a page waits for another's maker before it takes the lock over (a maker takes 3–10 s here).
-const MAKE_WAIT_MS = 30000;
 const OFF_KEY = "glood_tracker:snapshot";
 
 /** What status().boot reports: how Python started and, once tried, how the snapshot was made. */
@@ -30,7 +27,7 @@ const boot = {
   /** @type {Record<string, number>} */
   ms: {},
   /** @type {string | null} */
-  made: null, // stored | refused | failed | left (the page was left meanwhile) | consent (waiting for it) | null (not tried)
+  made: null, // making | stored | refused | failed | left (the page was left meanwhile) | consent (waiting for it) | null (not tried)
   /** @type {Record<string, number | string>} */
   make: {},
   ready_at: 0,
@@ -188,11 +185,15 @@ function forget(key) {
 }
 
 /** After the first ready: a throwaway worker makes this build's snapshot, unless one is stored; what happened goes
- * to boot.made. The page starts that worker (relay.js, on a `maker` message) and hands its report back (`made`):
- * never this worker, whose thread a nested worker's constructor held for good in Firefox ESR now and then (nothing
- * the tracker had queued was sent after it, status() never answered). The maker, not this worker, holds the lock
- * that keeps two pages from making one at once, and the page ends it when it is left (pagehide): a page in the
- * back/forward cache holds no lock of ours, so another page's request neither waits for it nor evicts it. */
+ * to boot.made ("making" meanwhile). The page starts that worker (relay.js, on a `maker` message) and hands its
+ * report back (`made`): never this worker, whose thread a nested worker's constructor held for good in Firefox ESR
+ * now and then (nothing the tracker had queued was sent after it, status() never answered). The page ends it when
+ * it is left (pagehide).
+ *
+ * No Web Lock keeps two pages from making it at once (two tabs that reach their first ready together both make it,
+ * the same bytes under the same key): a page in Chromium's back/forward cache whose worker holds a lock, or asks
+ * for one, is taken out of the cache when another page asks for it, and a worker ended at pagehide can keep its
+ * lock while the page is frozen. */
 async function requestSnapshot(abs) {
   const key = keyOf(abs);
   try {
@@ -202,6 +203,7 @@ async function requestSnapshot(abs) {
     boot.made = "refused";
     return;
   }
+  boot.made = "making";
   const report = await new Promise((resolve) => {
     reported = resolve;
     self.postMessage({ t: "maker", abs, key });
@@ -211,33 +213,18 @@ async function requestSnapshot(abs) {
   boot.made = report.made;
 }
 
-/** The maker (a throwaway worker): one at a time (a page that finds another making it waits, then finds it stored,
- * or makes it), boots Pyodide with the tracker imported, snapshots it, stores it gzipped. A lock held past
- * MAKE_WAIT_MS is taken over (a maker whose page the browser froze without leaving it, a background tab). */
+/** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */
 async function make({ abs, key }) {
   const report = { t: "made", made: "failed", make: {} };
-  const work = () => making(abs, key, report);
-  try {
-    if (!navigator.locks) await work();
-    else {
-      try {
-        await navigator.locks.request(MAKE_LOCK, { signal: AbortSignal.timeout(MAKE_WAIT_MS) }, work);
-      } catch (error) {
-        if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
-        await navigator.locks.request(MAKE_LOCK, { steal: true }, work);
-      }
-    }
-  } catch (error) {
-    report.make.error = String(error);
-  }
+  await making(abs, key, report);
   self.postMessage(report);
 }
 
-/** What the maker does once it holds the lock; `report` says how it went. */
+/** What the maker does; `report` says how it went. */
 async function making(abs, key, report) {
   const began = performance.now();
   try {
-    // Waited for the lock: another page may have made it meanwhile.
+    // Another page may have made it since this page's worker looked.
     if (await caches.open(CACHE).then((cache) => cache.match(key)).catch(() => undefined)) {
       report.made = "stored";
       return;

@@ -59,8 +59,10 @@ def test_every_message_of_a_session_is_as_the_protocol_defines_it(page: Page, st
     # Every kind but those of rare paths (a refused storage write, a bfcache restore after adoption, an error), the
     # inspector's debug channel (only with ?glood_inspect=1: tests/e2e/test_inspector.py checks its messages) and the
     # snapshot maker's (only while no snapshot is stored, and the maker may outlast the session: checked when seen;
-    # tests/e2e/test_snapshot.py makes one).
-    maker = {("to_page", "maker"), ("to_worker", "make-snapshot"), ("to_page", "made"), ("to_worker", "made")}
+    # tests/e2e/test_snapshot.py makes one), and `claim` (only when adoption took a record: this session's pages
+    # leave none; the handover journeys take them).
+    maker = {("to_page", "maker"), ("to_worker", "make-snapshot"), ("to_page", "made"), ("to_worker", "made"),
+             ("to_page", "claim")}
     expected = (({("to_worker", k) for k in TO_WORKER} - {("to_worker", "fail"), ("to_worker", "taken")}) |
                 ({("to_page", k) for k in TO_PAGE} - {("to_page", "error"), ("to_page", "dbg")})) - maker
     assert expected - kinds == set(), sorted(expected - kinds)

@@ -49,7 +49,7 @@ def _boot(shop: StorePage) -> dict[str, Any]:
 
 def _made(shop: StorePage) -> dict[str, Any]:
     """Wait until this page's worker has made and stored the snapshot (it starts 1.5 s after ready)."""
-    status = shop.wait_status(lambda s: s["boot"]["made"] is not None, timeout=120)
+    status = shop.wait_status(lambda s: s["boot"]["made"] not in (None, "making"), timeout=120)
     boot = status["boot"]
     assert boot["made"] == "stored", boot
     return boot
@@ -181,7 +181,7 @@ def test_storage_refused_boots_normally(shop: StorePage, collector: Collector, s
     shop.open("/")
     boot = _boot(shop)
     assert boot["snapshot"] == "refused", boot
-    boot = shop.wait_status(lambda s: s["boot"]["made"] is not None, timeout=60)["boot"]
+    boot = shop.wait_status(lambda s: s["boot"]["made"] not in (None, "making"), timeout=60)["boot"]
     assert boot["made"] == "refused", boot
     _track_and_deliver(shop, collector, "snapshot_refused")
     shop.open(PRODUCT)
@@ -200,6 +200,7 @@ def test_no_snapshot_is_made_until_consent_is_granted(consent_store: StorePage) 
     consent_store.wait_status(lambda s: s["boot"]["made"] == "consent")
     assert _cache_keys(consent_store.page) == []
     consent_store.page.evaluate("() => window.gloodTracker.setConsent(true)")
-    boot = consent_store.wait_status(lambda s: s["boot"]["made"] not in (None, "consent"), timeout=120)["boot"]
+    boot = consent_store.wait_status(lambda s: s["boot"]["made"] not in (None, "consent", "making"),
+                                     timeout=120)["boot"]
     assert boot["made"] == "stored", boot
     assert len(_cache_keys(consent_store.page)) == 1

@@ -59,11 +59,13 @@ TO_PAGE_EXAMPLES: list[dict[str, Any]] = [
      "c": "granted", "all": True, "ack": ["glood a"], "fb": 0},
     {"t": "snap", "n": 1},
     {"t": "store", "n": 2, "w": []},
+    {"t": "claim", "n": 4, "names": ["glood_tracker:claimed:page-1"]},
     {"t": "reply", "n": 3, "v": None},
     {"t": "log", "l": "warn", "m": "m"},
     {"t": "dbg", "k": "event", "at": 1.5, "pv": "pv", "v": {"id": "e", "name": "page_viewed"}},
     {"t": "maker", "abs": ABS, "key": "https://s/glood-tracker-snapshot/k"},
     {"t": "made", "made": "failed", "make": {"error": "e"}},
+    {"t": "made", "made": "left", "make": {}},
 ]
 
 

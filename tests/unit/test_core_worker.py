@@ -68,9 +68,6 @@ class FakeLocks:
         self.taken.append(name)
         await work()
 
-    async def keep(self, name: str) -> None:
-        self.names.add(name)
-
 
 class Harness:
     """A worker tracker wired to doubles; `sensor` plays the page's side of the messages."""
@@ -88,6 +85,7 @@ class Harness:
         self.init_answer = init_answer or {"visit_id": "visit-1"}
         self.init_headers: list[dict[str, str]] = []
         seams = Seams(post=self.post, request=self.request, clock=self.clock, later=self.timers.later, locks=locks)
+        self.locks = locks
         self.tracker = WorkerTracker({
             "cfg": config, "prev": prev, "store": dict(self.store), "sig": sig,
             "page": {"page": page, "pv": "pv-" + page, "t0": T0, "url": url, "vis": True,
@@ -98,6 +96,10 @@ class Harness:
         assert validate(json.loads(json.dumps(message)), "to_page") == [], message  # and as the protocol says
         self.posted.append(message)
         kind = message["t"]
+        if kind == "claim":  # the page takes the locks (relay.js), then answers
+            if self.locks is not None:
+                self.locks.names.update(message["names"])
+            asyncio.get_event_loop().call_soon(self.tracker.handle, {"t": "re", "n": message["n"]})
         if kind in ("snap", "store"):  # the sensor answers at once
             for key, value in message.get("w") or []:
                 if value is None:

@@ -69,8 +69,6 @@ class WebLocks:
 
     def __init__(self, locks: Any) -> None:
         self._locks = locks
-        self._kept: list[Any] = []
-        self._never = create_proxy(lambda resolve, reject: None)  # a Promise executor that never settles
 
     async def held(self) -> set[str]:
         snapshot = await self._locks.query()
@@ -81,19 +79,6 @@ class WebLocks:
                 if isinstance(name, str):
                     names.add(name)
         return names
-
-    async def keep(self, name: str) -> None:
-        granted: asyncio.Future[None] = asyncio.get_event_loop().create_future()
-
-        def hold(_lock: Any) -> Any:
-            if not granted.done():
-                granted.set_result(None)
-            return js.Promise.new(self._never)  # held until the worker ends
-
-        callback = create_proxy(hold)
-        self._kept.append(callback)  # lives as long as the lock
-        self._locks.request(name, callback)
-        await granted
 
     async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` under lock `name`. A holder that keeps it past STEAL_AFTER_MS is a page frozen mid-claim (WebKit

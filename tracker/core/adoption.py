@@ -23,9 +23,11 @@ __all__ = ["Adoption", "Locks", "TAB_LOCK_PREFIX", "ADOPT_LOCK", "CLAIMED_PREFIX
 #: Web Locks: the sensor holds `<prefix><page id>` while its page is alive; adoption runs under ADOPT_LOCK.
 TAB_LOCK_PREFIX = "glood_tracker:tab:"
 ADOPT_LOCK = "glood_tracker:adopt"
-#: Held by the worker that took a gone page's records, for its own life: localStorage reaches other tabs' processes
-#: late (Chromium), so another tab's fresh copy may still show records already taken; this lock, asked under
-#: ADOPT_LOCK like the pages' own, says they are.
+#: Held for the page whose worker took a gone page's records, while that page lives (asked under ADOPT_LOCK, held
+#: by relay.js, let go at pagehide like the tab lock): localStorage reaches other tabs' processes late (Chromium), so
+#: another tab's fresh copy may still show records already taken; this lock says they are. (Not held in the
+#: back/forward cache: Chromium evicts a cached page whose lock another page asks for or lists, and every adoption
+#: lists them.)
 CLAIMED_PREFIX = "glood_tracker:claimed:"
 
 
@@ -38,8 +40,6 @@ class Locks(Protocol):
     async def exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` while holding lock `name`."""
 
-    async def keep(self, name: str) -> None:
-        """Take lock `name` and hold it for as long as this worker lives (returns once it is held)."""
 
 
 @dataclass
@@ -88,8 +88,9 @@ class Adoption:
                          if n.startswith(prefix)}  # pages alive, and gone pages another worker took already
                 alive.add(self.page_id)
                 await self._claim(alive)
-                for page in sorted(self.pipeline.journal.taken_pages):
-                    await locks.keep(CLAIMED_PREFIX + page)
+                taken = sorted(self.pipeline.journal.taken_pages)
+                if taken:  # the page holds them (relay.js), granted before the adoption lock goes
+                    await self.ask("claim", names=[CLAIMED_PREFIX + page for page in taken])
 
             await locks.exclusive(ADOPT_LOCK, claim)
         except asyncio.CancelledError:

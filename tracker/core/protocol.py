@@ -346,6 +346,14 @@ class Store(TypedDict):
     w: list[tuple[str, str | None]]
 
 
+class Claim(TypedDict):
+    """Adoption took these pages' records: the page holds Web Locks `names` (glood_tracker:claimed:<page>) while it
+    lives and answers `re` once they are granted (relay.js; let go at pagehide)."""
+    t: Literal["claim"]
+    n: int
+    names: list[str]
+
+
 class Reply(TypedDict):
     t: Literal["reply"]
     n: int
@@ -370,7 +378,8 @@ class Debug(TypedDict):
 
 
 TO_PAGE: dict[str, type] = {"ready": Ready, "error": ErrorMessage, "send": Send, "hold": Hold, "snap": Snap,
-                            "store": Store, "reply": Reply, "log": Log, "dbg": Debug, "maker": Maker, "made": Made}
+                            "store": Store, "claim": Claim, "reply": Reply, "log": Log, "dbg": Debug, "maker": Maker,
+                            "made": Made}
 
 
 # -- the record a leaving page keeps (localStorage glood_tracker:facts:<page id>) -----------------------------------
