@@ -273,13 +273,15 @@ def test_back_and_forward_through_the_cache_deliver_every_event_once(bfcache_bro
         a = StorePage(page, gated_server.url)
         a_path, b_path = PRODUCT + tag(), "/collections/all" + tag()
         a_url, b_url = gated_server.url + a_path, gated_server.url + b_path
+        # Each page is left once its adoption is over: a page left while its worker holds the adoption lock keeps
+        # it while frozen, and Chromium evicts it when the next page asks for that lock (WebLocksContention).
         a.open(a_path, wait_ready=False)
         a.wait_ready(READY_MS)
         client_id = a.client_id
-        first_view = a.status()["pageview_id"]
+        first_view = a.wait_status(lambda s: s["adopted"])["pageview_id"]
         a.open(b_path, wait_ready=False)
         a.wait_ready(READY_MS)
-        b_view = a.status()["pageview_id"]
+        b_view = a.wait_status(lambda s: s["adopted"])["pageview_id"]
         page.go_back(wait_until="commit")
         _restored(page, reasons)
         assert page.url == a_url and reasons == [], reasons
@@ -464,7 +466,8 @@ def test_a_page_left_while_its_snapshot_is_being_made_ends_its_maker(
         a = StorePage(page, gated_server.url)
         a.open(PRODUCT + tag(), wait_ready=False)
         a.wait_ready(READY_MS)
-        gate.hold("/dist/tracker/")
+        gate.hold("/dist/tracker/")  # (nothing of the tracker's is fetched after ready but by the maker)
+        a.wait_status(lambda s: s["adopted"])  # (left mid-adoption, the page would keep the adoption lock: evicted)
         assert a.wait_status(lambda s: s["boot"]["made"] is not None)["boot"]["made"] == "making"
         wait_gate_waiting(gate)  # the maker asked for the wheel: held
         page.goto(gated_server.url + "/_collector")
