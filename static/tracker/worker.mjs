@@ -215,18 +215,13 @@ async function requestSnapshot(abs) {
 
 /** The maker (a throwaway worker): boots Pyodide with the tracker imported, snapshots it, stores it gzipped. */
 async function make({ abs, key }) {
-  const report = { t: "made", made: "failed", make: {} };
-  await making(abs, key, report);
-  self.postMessage(report);
-}
-
-/** What the maker does; `report` says how it went. */
-async function making(abs, key, report) {
   const began = performance.now();
+  const report = { t: "made", made: "failed", make: {} };
   try {
     // Another page may have made it since this page's worker looked.
     if (await caches.open(CACHE).then((cache) => cache.match(key)).catch(() => undefined)) {
       report.made = "stored";
+      self.postMessage(report);
       return;
     }
     const wheel = fetchWheel(abs.wheel);
@@ -255,4 +250,5 @@ async function making(abs, key, report) {
     report.make.error = String(error);
   }
   report.make.ms = Math.round(performance.now() - began);
+  self.postMessage(report);
 }

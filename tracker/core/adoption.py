@@ -41,7 +41,6 @@ class Locks(Protocol):
         """Run `work` while holding lock `name`."""
 
 
-
 @dataclass
 class Adoption:
     """One page's adoption, run once after start-up (`run`)."""
